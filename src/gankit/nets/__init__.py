@@ -1,0 +1,72 @@
+"""Network registry: build G and D for a data set from the model config.
+
+Each architecture registers ``build(model_config, shape, num_classes) -> (G, D)``; ``arch="auto"``
+picks ``mlp`` for vector data and ``dcgan`` for images. Every G takes ``(z, labels=None)`` and has
+``z_dim`` and ``num_classes``; every D takes ``(x, labels=None)`` and returns one raw score per
+example (or per patch), never a probability: losses apply their own output activation.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from torch import nn
+
+from gankit.config import ModelConfig
+from gankit.errors import GankitError, unknown
+from gankit.nets.mlp import MLPDiscriminator, MLPGenerator, sample_latent
+
+__all__ = ["register_arch", "build_networks", "arch_names", "resolve_arch", "sample_latent"]
+
+Builder = Callable[[ModelConfig, tuple[int, ...], int], tuple[nn.Module, nn.Module]]
+_ARCHS: dict[str, Builder] = {}
+# Modules whose import registers more architectures (image nets).
+_EXTRA_MODULES: list[str] = []
+_loaded = False
+
+
+def register_arch(name: str):
+    def decorator(build: Builder) -> Builder:
+        _ARCHS[name] = build
+        return build
+
+    return decorator
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if not _loaded:
+        for module in _EXTRA_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def arch_names() -> list[str]:
+    _ensure_loaded()
+    return sorted(_ARCHS)
+
+
+def resolve_arch(arch: str, shape: tuple[int, ...]) -> str:
+    if arch == "auto":
+        return "dcgan" if len(shape) == 3 else "mlp"
+    return arch
+
+
+def build_networks(model: ModelConfig, shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for examples of ``shape`` with ``num_classes`` labels (0 = unconditional)."""
+    _ensure_loaded()
+    arch = resolve_arch(model.arch, shape)
+    if arch not in _ARCHS:
+        raise unknown("model.arch", arch, _ARCHS)
+    return _ARCHS[arch](model, shape, num_classes)
+
+
+@register_arch("mlp")
+def _build_mlp(model: ModelConfig, shape: tuple[int, ...], num_classes: int) -> tuple[nn.Module, nn.Module]:
+    if len(shape) != 1:
+        raise GankitError(f"model.arch 'mlp' needs vector data, got examples of shape {tuple(shape)}")
+    dim = shape[0]
+    generator = MLPGenerator(model.z_dim, dim, model.g_hidden, model.g_layers, model.g_batchnorm)
+    discriminator = MLPDiscriminator(dim, model.d_hidden, model.d_layers, model.d_batchnorm)
+    return generator, discriminator

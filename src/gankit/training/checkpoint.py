@@ -1,0 +1,71 @@
+"""Checkpoints that survive a crash and load without executing code.
+
+A checkpoint is one ``torch.save`` of tensors, numbers and strings, written atomically (temporary
+file, fsync, rename): a run killed mid-write leaves the previous checkpoint intact. Loading uses
+``torch.load(weights_only=True)``, which refuses arbitrary Python objects, so a crafted file
+cannot run code.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.errors import GankitError
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, fsync it, then rename over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    atomic_write_bytes(path, lambda handle: torch.save(state, handle))
+
+
+def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise GankitError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unsafe content"
+        raise GankitError(f"checkpoint {str(path)!r} refused: {first_line}") from None
+    except (RuntimeError, EOFError, OSError) as error:
+        raise GankitError(f"checkpoint {str(path)!r} is corrupt or truncated: {str(error).splitlines()[0]}") from None
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step-{step:08d}.pt"
+
+
+def prune_checkpoints(directory: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` step checkpoints."""
+    checkpoints = sorted(Path(directory).glob("step-*.pt"))
+    for old in checkpoints[:-keep] if keep > 0 else checkpoints:
+        old.unlink(missing_ok=True)
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    checkpoints = sorted(Path(directory).glob("step-*.pt"))
+    return checkpoints[-1] if checkpoints else None

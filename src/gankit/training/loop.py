@@ -1,0 +1,231 @@
+"""The training loop: one function, read top to bottom, shaped like the papers' algorithm boxes.
+
+    for each generator step:
+        repeat n_critic times:                          (k in Goodfellow et al., n_critic in WGAN)
+            x ~ data, z ~ N(0, I)
+            L_D = loss.discriminator(D(x), D(G(z)))  [+ λ·GP]     then clip D's weights (WGAN)
+        z ~ N(0, I)
+        L_G = loss.generator(D(G(z)))
+        EMA of G's weights; learning-rate schedule; log, snapshot, checkpoint
+
+The loop knows no data set, network or loss by name: all come from registries via the config.
+Every random draw goes through one ``torch.Generator`` on the device, so a run is a function of
+its seed, and a checkpoint holds every RNG state so that resuming continues exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gankit.config import Config, OptimConfig
+from gankit.data import build_from_config
+from gankit.errors import GankitError
+from gankit.losses import get_loss
+from gankit.nets import build_networks, resolve_arch, sample_latent
+from gankit.penalties import add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std
+from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from gankit.training.ema import EMA
+from gankit.training.run_dir import RunDir
+from gankit.training.snapshots import quick_metrics, write_snapshot
+
+KEEP_CHECKPOINTS = 3
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    seconds: float
+    last_record: dict
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as given (checked to exist)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GankitError(f"config key 'train.device': {name!r} requested but CUDA is not available")
+    return device
+
+
+def make_optimizer(optim: OptimConfig, params, lr: float) -> torch.optim.Optimizer:
+    """The optimiser named by ``optim.name`` (Adam, RMSProp as in WGAN, SGD with momentum as in GAN)."""
+    params = list(params)
+    if optim.name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(optim.beta1, optim.beta2))
+    if optim.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=optim.momentum)
+
+
+def build_models(config: Config, shape: tuple[int, ...], num_classes: int, device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """G and D for this config, on ``device``; spectral norm on D if asked."""
+    generator, discriminator = build_networks(config.model, shape, num_classes)
+    if config.model.spectral_norm:
+        apply_spectral_norm(discriminator)
+    return generator.to(device), discriminator.to(device)
+
+
+def train(config: Config, run_dir: str | Path, resume: bool = False, progress: bool | None = None) -> TrainResult:
+    """Train ``config`` into ``run_dir`` (created, or continued from its last checkpoint if ``resume``)."""
+    run = RunDir(Path(run_dir))
+    t = config.train
+    device = resolve_device(t.device)
+    torch.manual_seed(t.seed)
+    rng = torch.Generator(device=device).manual_seed(t.seed)
+
+    dataset = build_from_config(config.data, device)
+    size = len(dataset) if hasattr(dataset, "__len__") else None
+    if size is not None and config.data.batch_size > size:
+        raise GankitError(f"config key 'data.batch_size': {config.data.batch_size} is larger than the data set ({size} examples)")
+    G, D = build_models(config, dataset.shape, dataset.num_classes, device)
+    loss = get_loss(config.loss.name, lsgan_a=config.loss.lsgan_a, lsgan_b=config.loss.lsgan_b, lsgan_c=config.loss.lsgan_c)
+    opt_g = make_optimizer(config.optim, G.parameters(), config.optim.lr_g)
+    opt_d = make_optimizer(config.optim, D.parameters(), config.optim.lr_d)
+    decay = (lambda step: max(0.0, 1.0 - step / t.steps)) if config.optim.lr_decay == "linear" else (lambda step: 1.0)
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, decay)
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, decay)
+    ema = EMA(G, t.ema) if t.ema > 0 else None
+    sampler = ema.model if ema else G  # what snapshots, evaluation and generate() use
+    noise_steps = config.loss.instance_noise_steps or t.steps
+    conditional = G.num_classes > 0
+
+    # Fixed inputs for snapshots, from their own generator so they do not shift the training stream.
+    snapshot_rng = torch.Generator(device=device).manual_seed(t.seed + 1_000_003)
+    snapshot_z = sample_latent(max(t.eval_samples, 64), G.z_dim, snapshot_rng, device)
+    snapshot_real, snapshot_labels = dataset.sample(snapshot_z.shape[0], snapshot_rng)
+
+    start = 0
+    totals = {"loss_d": torch.zeros((), device=device), "loss_g": torch.zeros((), device=device), "penalty": torch.zeros((), device=device)}
+    if resume:
+        checkpoint = latest_checkpoint(run.checkpoints)
+        if checkpoint is None:
+            raise GankitError(f"cannot resume {str(run.path)!r}: no checkpoint in {str(run.checkpoints)!r}")
+        state = load_checkpoint(checkpoint, map_location=device)
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        sched_g.load_state_dict(state["sched_g"])
+        sched_d.load_state_dict(state["sched_d"])
+        if ema:
+            ema.load_state_dict(state["ema"])
+        rng.set_state(state["rng"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
+        totals = {k: v.to(device) for k, v in state["totals"].items()}
+        start = int(state["step"])
+        run.truncate_metrics(start)
+    else:
+        arch = resolve_arch(config.model.arch, dataset.shape)
+        run.create(config, {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch})
+
+    def save(step: int) -> None:
+        state = {
+            "step": step,
+            "G": G.state_dict(),
+            "D": D.state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "sched_g": sched_g.state_dict(),
+            "sched_d": sched_d.state_dict(),
+            "rng": rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "totals": {k: v.detach().cpu() for k, v in totals.items()},
+        }
+        if ema:
+            state["ema"] = ema.state_dict()
+        if device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(device)
+        save_checkpoint(run.checkpoints / checkpoint_name(step), state)
+        prune_checkpoints(run.checkpoints, KEEP_CHECKPOINTS)
+        run.save_generator(sampler, {"step": step, "ema": ema is not None})
+
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=t.steps, initial=start, desc=f"{config.recipe} on {config.data.name}", dynamic_ncols=True)
+
+    G.train()
+    D.train()
+    started = time.perf_counter()
+    interval_start, interval_steps = started, 0
+    record: dict = {}
+    for step in range(start, t.steps):
+        sigma = instance_noise_std(step, config.loss.instance_noise, noise_steps) if config.loss.instance_noise > 0 else 0.0
+
+        # --- discriminator / critic: n_critic updates -------------------------------------------
+        for _ in range(t.n_critic):
+            real, labels = dataset.sample(config.data.batch_size, rng)
+            cond = labels if conditional else None
+            z = sample_latent(config.data.batch_size, G.z_dim, rng, device)
+            with torch.no_grad():
+                fake = G(z, cond)
+            real_in, fake_in = add_instance_noise(real, sigma, rng), add_instance_noise(fake, sigma, rng)
+            loss_d = loss.discriminator(D(real_in, cond), D(fake_in, cond))
+            if config.loss.gp_weight > 0:
+                penalty = gradient_penalty(
+                    D, real_in, fake_in, weight=config.loss.gp_weight, one_sided=config.loss.gp_one_sided,
+                    generator=rng, critic_kwargs={"labels": cond},
+                )
+                loss_d = loss_d + penalty
+                totals["penalty"] += penalty.detach()
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            if config.loss.clip > 0:
+                clip_weights_(D, config.loss.clip)
+        totals["loss_d"] += loss_d.detach()
+
+        # --- generator: one update -------------------------------------------------------------
+        z = sample_latent(config.data.batch_size, G.z_dim, rng, device)
+        cond = dataset.sample(config.data.batch_size, rng)[1] if conditional else None
+        fake = add_instance_noise(G(z, cond), sigma, rng)
+        loss_g = loss.generator(D(fake, cond))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        totals["loss_g"] += loss_g.detach()
+        if ema:
+            ema.update()
+        sched_g.step()
+        sched_d.step()
+        interval_steps += 1
+        done = step + 1
+
+        # --- bookkeeping: the only host syncs, once per interval ---------------------------------
+        if done % t.log_every == 0 or done == t.steps:
+            now = time.perf_counter()
+            record = {"step": done, **{k: v.item() / max(interval_steps, 1) for k, v in totals.items()}}
+            bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
+            if bad:
+                raise GankitError(f"training diverged at step {done}: {bad[0]} = {record[bad[0]]} (try a lower learning rate)")
+            record.update(lr_g=sched_g.get_last_lr()[0], lr_d=sched_d.get_last_lr()[0], sigma=sigma,
+                          steps_per_s=interval_steps / max(now - interval_start, 1e-9), time=now - started)
+            for v in totals.values():
+                v.zero_()
+            interval_start, interval_steps = now, 0
+            if done % t.sample_every == 0 or done == t.steps:
+                record.update(quick_metrics(dataset, sampler, snapshot_z, snapshot_labels))
+                write_snapshot(run.samples / f"step-{done:08d}.png", dataset, sampler, D, snapshot_z, snapshot_real, snapshot_labels)
+            run.log(record)
+            if bar:
+                bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}", refresh=False)
+        if done % t.checkpoint_every == 0 or done == t.steps:
+            save(done)
+        if bar:
+            bar.update(1)
+    if bar:
+        bar.close()
+    return TrainResult(run.path, t.steps, time.perf_counter() - started, record)

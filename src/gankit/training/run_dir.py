@@ -1,0 +1,129 @@
+"""One folder per run (after stylegan2-ada): everything needed to inspect, resume or sample.
+
+    DIR/config.json          the resolved config (every field, after recipe and overrides)
+    DIR/run.json             what the run was made from: gankit/torch versions, data shape, classes
+    DIR/metrics.jsonl        one JSON object per logging interval (losses, learning rates, timings)
+    DIR/samples/             snapshots over training (scatter plots or image grids)
+    DIR/checkpoints/         step-XXXXXXXX.pt: full training state for exact resume
+    DIR/generator.safetensors + generator.json   the sampling generator alone (EMA weights if enabled)
+    DIR/eval.json            written by ``gankit eval``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from gankit import __version__
+from gankit.config import Config, config_from_dict
+from gankit.errors import GankitError
+from gankit.training.checkpoint import atomic_write_bytes
+
+
+def next_run_dir(root: str | Path, label: str) -> Path:
+    """``root/00007-label``: the next free number, like stylegan2-ada's results folders."""
+    root = Path(root)
+    numbers = [int(m.group(1)) for p in root.glob("*") if (m := re.match(r"(\d{5})-", p.name))] if root.is_dir() else []
+    return root / f"{max(numbers, default=-1) + 1:05d}-{label}"
+
+
+def ensure_writable(path: Path) -> None:
+    """Fail before training if the run directory cannot be created or written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as error:
+        raise GankitError(f"cannot write to run directory {str(path)!r}: {error.strerror}") from None
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    def create(self, config: Config, meta: dict[str, Any]) -> None:
+        ensure_writable(self.path)
+        self.checkpoints.mkdir(exist_ok=True)
+        self.samples.mkdir(exist_ok=True)
+        write_json(self.config_path, config.to_dict())
+        write_json(self.path / "run.json", {"gankit_version": __version__, "torch_version": torch.__version__, **meta})
+
+    def load_config(self) -> Config:
+        if not self.config_path.is_file():
+            raise GankitError(f"{str(self.path)!r} is not a gankit run directory (no config.json)")
+        return config_from_dict(read_json(self.config_path))
+
+    def load_meta(self) -> dict[str, Any]:
+        return read_json(self.path / "run.json")
+
+    def log(self, record: dict[str, Any]) -> None:
+        with open(self.metrics_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.is_file():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Drop records past ``after_step`` (written after the checkpoint a resume starts from)."""
+        kept = [r for r in self.read_metrics() if r.get("step", 0) <= after_step]
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        atomic_write_bytes(self.metrics_path, lambda handle: handle.write(text.encode()))
+
+    def save_generator(self, generator: torch.nn.Module, info: dict[str, Any]) -> None:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+        tmp = self.path / ".generator.safetensors.tmp"
+        save_file(tensors, str(tmp))
+        os.replace(tmp, self.path / "generator.safetensors")
+        write_json(self.path / "generator.json", info)
+
+    def load_generator_state(self) -> dict[str, torch.Tensor]:
+        path = self.path / "generator.safetensors"
+        if not path.is_file():
+            raise GankitError(f"run directory {str(self.path)!r} has no generator.safetensors (did training finish a checkpoint?)")
+        return load_file(str(path))
+
+
+def write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2) + "\n"
+    atomic_write_bytes(Path(path), lambda handle: handle.write(text.encode()))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise GankitError(f"missing file {str(path)!r}") from None
+    except json.JSONDecodeError as error:
+        raise GankitError(f"{str(path)!r} is not valid JSON: {error}") from None
+
+
+def now() -> float:
+    return time.perf_counter()
