@@ -1,0 +1,1 @@
+"""Sample-quality metrics: :mod:`gankit.metrics.toy` scores the toy lab (modes captured, % high quality, W1)."""
