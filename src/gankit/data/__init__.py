@@ -18,7 +18,7 @@ from gankit.errors import unknown
 __all__ = ["Dataset", "TensorData", "register", "build_dataset", "dataset_info", "dataset_names"]
 
 # Modules whose import registers data sets.
-_BUILTIN_MODULES = ["gankit.data.toy"]
+_BUILTIN_MODULES = ["gankit.data.toy", "gankit.data.mnist", "gankit.data.fashion", "gankit.data.stacked"]
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,28 @@ def build_dataset(name: str, device: torch.device | str = "cpu", **options) -> D
 
 
 def dataset_kind(name: str) -> str:
-    """"vector" or "image" for a registry name (raises GankitError naming an unknown one)."""
+    """"vector" or "image" for a registry name or a folder of images (GankitError for anything else)."""
+    if _is_folder(name):
+        return "image"
     return dataset_info(name).kind
+
+
+def _is_folder(name: str) -> bool:
+    from gankit.data.folders import is_image_folder_path
+
+    _ensure_loaded()
+    return name not in _REGISTRY and is_image_folder_path(name)
 
 
 def build_from_config(data_config, device: torch.device | str) -> Dataset:
     """The data set a run's ``data`` config section describes."""
+    if _is_folder(data_config.name):
+        from gankit.data.folders import build_image_folder
+
+        return build_image_folder(
+            data_config.name, torch.device(device), image_size=data_config.image_size or 64,
+            channels=data_config.channels or 3,
+        )
     info = dataset_info(data_config.name)
     options = {}
     if info.kind == "image":
