@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -82,13 +83,50 @@ def test_generate_is_reproducible_and_needs_only_the_run_dir(tmp_path, tiny_over
     assert not torch.equal(a, gankit.load(copy).generate(100, seed=4).cpu())
 
 
-def test_batch_larger_than_data_and_missing_resume_are_clear_errors(tmp_path):
+def test_resume_errors_name_the_problem(tmp_path, tiny_overrides):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GankitError, match="not a gankit run directory"):
+        train(resolve_config("nsgan", "ring8", "vector"), tmp_path / "empty", resume=True)
+    config = resolve_config("nsgan", "ring8", "vector", tiny_overrides)
+    train(config, tmp_path / "run", progress=False)
+    for checkpoint in (tmp_path / "run" / "checkpoints").glob("*.pt"):
+        checkpoint.unlink()
     with pytest.raises(GankitError, match="no checkpoint"):
-        (tmp_path / "x").mkdir()
-        train(resolve_config("nsgan", "ring8", "vector"), tmp_path / "x", resume=True)
+        train(config, tmp_path / "run", resume=True)
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    (tmp_path / "run" / "run.json").write_text(json.dumps({**meta, "gankit_version": "0.0.1"}))
+    with pytest.raises(GankitError, match="written by gankit 0.0.1"):
+        train(config, tmp_path / "run", resume=True)
 
 
 def test_divergence_is_caught_with_step_and_loss(tmp_path, tiny_overrides):
     config = resolve_config("gan", "ring8", "vector", {**tiny_overrides, "optim.lr_d": 1e30, "optim.lr_g": 1e30})
-    with pytest.raises(GankitError, match=r"diverged at step \d+: loss_"):
+    with pytest.raises(GankitError, match=r"diverged at step 5: loss_"):
         train(config, tmp_path / "nan", progress=False)
+    assert not list((tmp_path / "nan" / "checkpoints").glob("*.pt"))  # nothing poisoned was saved
+
+
+def test_divergence_rollback_continues_with_lower_learning_rates(tmp_path, tiny_overrides, monkeypatch):
+    import gankit.training.loop as loop
+
+    real_get_loss = loop.get_loss
+    calls = {"n": 0}
+
+    def flaky_get_loss(*args, **kwargs):
+        base = real_get_loss(*args, **kwargs)
+
+        def generator(fake):  # one NaN loss at the 13th generator step: a transient blow-up
+            calls["n"] += 1
+            value = base.generator(fake)
+            return value * float("nan") if calls["n"] == 13 else value
+
+        return type(base)(base.name, base.discriminator, generator, base.description)
+
+    monkeypatch.setattr(loop, "get_loss", flaky_get_loss)
+    config = resolve_config("nsgan", "ring8", "vector", {**tiny_overrides, "train.on_divergence": "rollback", "optim.lr_decay": "none"})
+    train(config, tmp_path / "rb", progress=False)
+    records = [json.loads(line) for line in (tmp_path / "rb" / "metrics.jsonl").read_text().splitlines()]
+    assert any("rolled back to step-00000010.pt" in r.get("event", "") for r in records)
+    last = records[-1]
+    assert last["step"] == 20 and math.isfinite(last["loss_g"])
+    assert last["lr_g"] == pytest.approx(config.optim.lr_g * 0.5)

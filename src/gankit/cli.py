@@ -178,8 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from gankit.training.loop import TrainingStopped
+
     try:
         args.func(args)
+    except TrainingStopped as stopped:
+        import signal
+
+        print(f"gankit: {stopped}", file=sys.stderr)
+        return 128 + int(getattr(signal, stopped.signal_name))
     except GankitError as error:
         print(f"gankit: error: {error}", file=sys.stderr)
         return 2

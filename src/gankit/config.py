@@ -80,6 +80,10 @@ class TrainConfig:
     sample_every: int = 1000
     checkpoint_every: int = 1000
     eval_samples: int = 2000
+    keep_checkpoints: int = 3  # newest step checkpoints kept (plus best.pt when a quality metric is logged)
+    on_divergence: str = "stop"  # stop | rollback (to the last checkpoint, learning rates scaled down)
+    rollback_lr_factor: float = 0.5
+    max_rollbacks: int = 3
 
 
 @dataclass
@@ -136,6 +140,10 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "train.sample_every": _POSITIVE,
     "train.checkpoint_every": _POSITIVE,
     "train.eval_samples": _POSITIVE,
+    "train.keep_checkpoints": _POSITIVE,
+    "train.on_divergence": (lambda v: v in ("stop", "rollback"), "'stop' or 'rollback'"),
+    "train.rollback_lr_factor": (lambda v: 0 < v < 1, "in (0, 1)"),
+    "train.max_rollbacks": _NON_NEGATIVE,
 }
 
 

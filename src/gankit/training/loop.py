@@ -33,9 +33,17 @@ from gankit.penalties import add_instance_noise, apply_spectral_norm, clip_weigh
 from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from gankit.training.ema import EMA
 from gankit.training.run_dir import RunDir
+from gankit.training.signals import GracefulStop
 from gankit.training.snapshots import quick_metrics, write_snapshot
 
-KEEP_CHECKPOINTS = 3
+
+
+class TrainingStopped(GankitError):
+    """Training stopped on request (SIGINT/SIGTERM) after writing a checkpoint."""
+
+    def __init__(self, message: str, signal_name: str):
+        super().__init__(message)
+        self.signal_name = signal_name
 
 
 @dataclass
@@ -105,10 +113,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
 
     start = 0
     totals = {"loss_d": torch.zeros((), device=device), "loss_g": torch.zeros((), device=device), "penalty": torch.zeros((), device=device)}
-    if resume:
-        checkpoint = latest_checkpoint(run.checkpoints)
-        if checkpoint is None:
-            raise GankitError(f"cannot resume {str(run.path)!r}: no checkpoint in {str(run.checkpoints)!r}")
+    best = {"hq_fraction": -1.0}
+
+    def restore(checkpoint: Path) -> int:
+        """Load a checkpoint's full state; return its step."""
         state = load_checkpoint(checkpoint, map_location=device)
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
@@ -122,14 +130,12 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         torch.set_rng_state(state["torch_rng"].cpu())
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
-        totals = {k: v.to(device) for k, v in state["totals"].items()}
-        start = int(state["step"])
-        run.truncate_metrics(start)
-    else:
-        arch = resolve_arch(config.model.arch, dataset.shape)
-        run.create(config, {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch})
+        for key, value in state["totals"].items():
+            totals[key] = value.to(device)
+        best["hq_fraction"] = float(state.get("best_hq_fraction", -1.0))
+        return int(state["step"])
 
-    def save(step: int) -> None:
+    def save(step: int, is_best: bool = False) -> None:
         state = {
             "step": step,
             "G": G.state_dict(),
@@ -141,14 +147,33 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             "rng": rng.get_state(),
             "torch_rng": torch.get_rng_state(),
             "totals": {k: v.detach().cpu() for k, v in totals.items()},
+            "best_hq_fraction": best["hq_fraction"],
         }
         if ema:
             state["ema"] = ema.state_dict()
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(device)
-        save_checkpoint(run.checkpoints / checkpoint_name(step), state)
-        prune_checkpoints(run.checkpoints, KEEP_CHECKPOINTS)
-        run.save_generator(sampler, {"step": step, "ema": ema is not None})
+        try:
+            save_checkpoint(run.checkpoints / checkpoint_name(step), state)
+            if is_best:
+                save_checkpoint(run.checkpoints / "best.pt", state)
+            prune_checkpoints(run.checkpoints, t.keep_checkpoints)
+            run.save_generator(sampler, {"step": step, "ema": ema is not None})
+        except OSError as error:
+            last = latest_checkpoint(run.checkpoints)
+            kept = f"; the last good checkpoint {last.name} is intact" if last else ""
+            raise GankitError(f"cannot write checkpoint for step {step} in {str(run.checkpoints)!r}: {error.strerror}{kept}") from None
+
+    if resume:
+        run.check_version()
+        checkpoint = latest_checkpoint(run.checkpoints)
+        if checkpoint is None:
+            raise GankitError(f"cannot resume {str(run.path)!r}: no checkpoint in {str(run.checkpoints)!r}")
+        start = restore(checkpoint)
+        run.truncate_metrics(start)
+    else:
+        arch = resolve_arch(config.model.arch, dataset.shape)
+        run.create(config, {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch})
 
     show_progress = sys.stderr.isatty() if progress is None else progress
     bar = None
@@ -162,70 +187,97 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     started = time.perf_counter()
     interval_start, interval_steps = started, 0
     record: dict = {}
-    for step in range(start, t.steps):
-        sigma = instance_noise_std(step, config.loss.instance_noise, noise_steps) if config.loss.instance_noise > 0 else 0.0
+    rollbacks = 0
+    step = start
+    with GracefulStop() as stop:
+        while step < t.steps:
+            sigma = instance_noise_std(step, config.loss.instance_noise, noise_steps) if config.loss.instance_noise > 0 else 0.0
 
-        # --- discriminator / critic: n_critic updates -------------------------------------------
-        for _ in range(t.n_critic):
-            real, labels = dataset.sample(config.data.batch_size, rng)
-            cond = labels if conditional else None
+            # --- discriminator / critic: n_critic updates -------------------------------------------
+            for _ in range(t.n_critic):
+                real, labels = dataset.sample(config.data.batch_size, rng)
+                cond = labels if conditional else None
+                z = sample_latent(config.data.batch_size, G.z_dim, rng, device)
+                with torch.no_grad():
+                    fake = G(z, cond)
+                real_in, fake_in = add_instance_noise(real, sigma, rng), add_instance_noise(fake, sigma, rng)
+                loss_d = loss.discriminator(D(real_in, cond), D(fake_in, cond))
+                if config.loss.gp_weight > 0:
+                    penalty = gradient_penalty(
+                        D, real_in, fake_in, weight=config.loss.gp_weight, one_sided=config.loss.gp_one_sided,
+                        generator=rng, critic_kwargs={"labels": cond},
+                    )
+                    loss_d = loss_d + penalty
+                    totals["penalty"] += penalty.detach()
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                if config.loss.clip > 0:
+                    clip_weights_(D, config.loss.clip)
+            totals["loss_d"] += loss_d.detach()
+
+            # --- generator: one update -------------------------------------------------------------
             z = sample_latent(config.data.batch_size, G.z_dim, rng, device)
-            with torch.no_grad():
-                fake = G(z, cond)
-            real_in, fake_in = add_instance_noise(real, sigma, rng), add_instance_noise(fake, sigma, rng)
-            loss_d = loss.discriminator(D(real_in, cond), D(fake_in, cond))
-            if config.loss.gp_weight > 0:
-                penalty = gradient_penalty(
-                    D, real_in, fake_in, weight=config.loss.gp_weight, one_sided=config.loss.gp_one_sided,
-                    generator=rng, critic_kwargs={"labels": cond},
-                )
-                loss_d = loss_d + penalty
-                totals["penalty"] += penalty.detach()
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            if config.loss.clip > 0:
-                clip_weights_(D, config.loss.clip)
-        totals["loss_d"] += loss_d.detach()
+            cond = dataset.sample(config.data.batch_size, rng)[1] if conditional else None
+            fake = add_instance_noise(G(z, cond), sigma, rng)
+            loss_g = loss.generator(D(fake, cond))
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            totals["loss_g"] += loss_g.detach()
+            if ema:
+                ema.update()
+            sched_g.step()
+            sched_d.step()
+            interval_steps += 1
+            step += 1
 
-        # --- generator: one update -------------------------------------------------------------
-        z = sample_latent(config.data.batch_size, G.z_dim, rng, device)
-        cond = dataset.sample(config.data.batch_size, rng)[1] if conditional else None
-        fake = add_instance_noise(G(z, cond), sigma, rng)
-        loss_g = loss.generator(D(fake, cond))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        totals["loss_g"] += loss_g.detach()
-        if ema:
-            ema.update()
-        sched_g.step()
-        sched_d.step()
-        interval_steps += 1
-        done = step + 1
-
-        # --- bookkeeping: the only host syncs, once per interval ---------------------------------
-        if done % t.log_every == 0 or done == t.steps:
-            now = time.perf_counter()
-            record = {"step": done, **{k: v.item() / max(interval_steps, 1) for k, v in totals.items()}}
-            bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
-            if bad:
-                raise GankitError(f"training diverged at step {done}: {bad[0]} = {record[bad[0]]} (try a lower learning rate)")
-            record.update(lr_g=sched_g.get_last_lr()[0], lr_d=sched_d.get_last_lr()[0], sigma=sigma,
-                          steps_per_s=interval_steps / max(now - interval_start, 1e-9), time=now - started)
-            for v in totals.values():
-                v.zero_()
-            interval_start, interval_steps = now, 0
-            if done % t.sample_every == 0 or done == t.steps:
-                record.update(quick_metrics(dataset, sampler, snapshot_z, snapshot_labels))
-                write_snapshot(run.samples / f"step-{done:08d}.png", dataset, sampler, D, snapshot_z, snapshot_real, snapshot_labels)
-            run.log(record)
+            # --- bookkeeping: the only host syncs, once per interval ---------------------------------
+            is_best = False
+            if step % t.log_every == 0 or step == t.steps:
+                now = time.perf_counter()
+                record = {"step": step, **{k: v.item() / max(interval_steps, 1) for k, v in totals.items()}}
+                for v in totals.values():
+                    v.zero_()
+                bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
+                if bad:
+                    message = f"training diverged at step {step}: {bad[0]} = {record[bad[0]]}"
+                    last = latest_checkpoint(run.checkpoints)
+                    if t.on_divergence != "rollback" or last is None or rollbacks >= t.max_rollbacks:
+                        raise GankitError(f"{message} (try a lower learning rate, or train.on_divergence=rollback)")
+                    # Roll back to the last good state and continue with smaller learning rates.
+                    rollbacks += 1
+                    step = restore(last)
+                    for scheduler in (sched_g, sched_d):
+                        scheduler.base_lrs = [lr * t.rollback_lr_factor for lr in scheduler.base_lrs]
+                        for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_last_lr()):
+                            group["lr"] = lr * t.rollback_lr_factor
+                    run.truncate_metrics(step)
+                    run.log({"step": step, "event": f"{message}; rolled back to {last.name}, learning rates x{t.rollback_lr_factor}"})
+                    interval_start, interval_steps = time.perf_counter(), 0
+                    if bar:
+                        bar.n = step
+                    continue
+                record.update(lr_g=sched_g.get_last_lr()[0], lr_d=sched_d.get_last_lr()[0], sigma=sigma,
+                              steps_per_s=interval_steps / max(now - interval_start, 1e-9), time=now - started)
+                interval_start, interval_steps = now, 0
+                if step % t.sample_every == 0 or step == t.steps:
+                    record.update(quick_metrics(dataset, sampler, snapshot_z, snapshot_labels))
+                    write_snapshot(run.samples / f"step-{step:08d}.png", dataset, sampler, D, snapshot_z, snapshot_real, snapshot_labels)
+                    if record.get("hq_fraction", -1.0) > best["hq_fraction"]:
+                        best["hq_fraction"], is_best = record["hq_fraction"], True
+                run.log(record)
+                if bar:
+                    bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}", refresh=False)
+            if step % t.checkpoint_every == 0 or step == t.steps or stop.requested or is_best:
+                save(step, is_best)
             if bar:
-                bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}", refresh=False)
-        if done % t.checkpoint_every == 0 or done == t.steps:
-            save(done)
-        if bar:
-            bar.update(1)
+                bar.update(1)
+            if stop.requested:
+                if bar:
+                    bar.close()
+                raise TrainingStopped(f"{stop.requested} received: stopped at step {step} with a checkpoint; "
+                                      f"continue with `gankit train --resume {run.path}`", stop.requested)
     if bar:
         bar.close()
     return TrainResult(run.path, t.steps, time.perf_counter() - started, record)

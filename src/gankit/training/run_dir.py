@@ -81,6 +81,14 @@ class RunDir:
     def load_meta(self) -> dict[str, Any]:
         return read_json(self.path / "run.json")
 
+    def check_version(self) -> None:
+        """Refuse to resume a run written by another gankit major.minor version (its state may differ)."""
+        if not (self.path / "run.json").is_file():
+            raise GankitError(f"{str(self.path)!r} is not a gankit run directory (no run.json)")
+        written = str(self.load_meta().get("gankit_version", "unknown"))
+        if written.split(".")[:2] != __version__.split(".")[:2]:
+            raise GankitError(f"run directory {str(self.path)!r} was written by gankit {written}; this is gankit {__version__}")
+
     def log(self, record: dict[str, Any]) -> None:
         with open(self.metrics_path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
@@ -89,7 +97,13 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed process
+        return records
 
     def truncate_metrics(self, after_step: int) -> None:
         """Drop records past ``after_step`` (written after the checkpoint a resume starts from)."""
