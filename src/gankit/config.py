@@ -43,6 +43,14 @@ class ModelConfig:
     g_batchnorm: bool = False
     d_batchnorm: bool = False
     spectral_norm: bool = False  # on every D layer (Miyato et al. 2018)
+    sync_batchnorm: bool = False  # multi-process (torchrun) on CUDA: batch-norm statistics over all ranks
+    # Image nets (gankit.nets.dcgan / infogan / sagan):
+    conditional: bool = False  # CGAN: G and D also get the data's labels (needs a labelled data set)
+    projection: bool = False  # conditional D by projection <embed(y), φ(x)> (Miyato & Koyama 2018), not concatenation
+    info_categorical: int = 10  # InfoGAN: categories of the categorical code (0 = none)
+    info_continuous: int = 2  # InfoGAN: number of continuous codes ~ U(-1, 1)
+    info_weight: float = 1.0  # InfoGAN: λ of the categorical mutual-information term
+    info_continuous_weight: float = 0.1  # InfoGAN: λ of the continuous terms (smaller, as in Chen et al. 2016)
 
 
 @dataclass
@@ -84,6 +92,7 @@ class TrainConfig:
     on_divergence: str = "stop"  # stop | rollback (to the last checkpoint, learning rates scaled down)
     rollback_lr_factor: float = 0.5
     max_rollbacks: int = 3
+    tensorboard: bool = False  # also write scalars and sample grids to DIR/tensorboard (needs the tensorboard package)
 
 
 @dataclass
@@ -117,6 +126,10 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "model.g_layers": _POSITIVE,
     "model.d_hidden": _POSITIVE,
     "model.d_layers": _POSITIVE,
+    "model.info_categorical": (lambda v: v == 0 or v >= 2, "0 (none) or >= 2"),
+    "model.info_continuous": _NON_NEGATIVE,
+    "model.info_weight": _NON_NEGATIVE,
+    "model.info_continuous_weight": _NON_NEGATIVE,
     "loss.gp_weight": _NON_NEGATIVE,
     "loss.clip": _NON_NEGATIVE,
     "loss.instance_noise": _NON_NEGATIVE,

@@ -7,7 +7,7 @@ which keeps small data sets fast (see the performance issue); large image folder
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -57,3 +57,7 @@ class TensorData(Dataset):
         idx = torch.randint(len(self), (n,), generator=generator, device=generator.device)
         idx = idx.to(self.device)
         return self.x[idx], (self.y[idx] if self.y is not None else None)
+
+    def shard(self, rank: int, world_size: int) -> "TensorData":
+        """This rank's share of the examples (every ``world_size``-th, from ``rank``), for multi-process training."""
+        return replace(self, x=self.x[rank::world_size], y=self.y[rank::world_size] if self.y is not None else None)

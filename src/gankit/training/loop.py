@@ -30,12 +30,17 @@ from gankit.errors import GankitError
 from gankit.losses import get_loss
 from gankit.nets import build_networks, resolve_arch, sample_latent
 from gankit.penalties import add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std
+from gankit.training.distributed import convert_sync_batchnorm, init_distributed
 from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from gankit.training.ema import EMA
 from gankit.training.run_dir import RunDir
 from gankit.training.signals import GracefulStop
 from gankit.training.snapshots import quick_metrics, write_snapshot
+from gankit.training.tensorboard import open_tensorboard
 
+
+
+RANK_SEED_STRIDE = 1_000_003
 
 
 class TrainingStopped(GankitError):
@@ -52,6 +57,9 @@ class TrainResult:
     steps: int
     seconds: float
     last_record: dict
+    generator: nn.Module  # the trained networks (unwrapped), for callers that inspect them
+    discriminator: nn.Module
+    sampler: nn.Module  # what sampling uses: the EMA generator when enabled
 
 
 def resolve_device(name: str) -> torch.device:
@@ -86,15 +94,21 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     """Train ``config`` into ``run_dir`` (created, or continued from its last checkpoint if ``resume``)."""
     run = RunDir(Path(run_dir))
     t = config.train
-    device = resolve_device(t.device)
-    torch.manual_seed(t.seed)
-    rng = torch.Generator(device=device).manual_seed(t.seed)
+    ddp = init_distributed(resolve_device(t.device))
+    device = ddp.device(resolve_device(t.device))
+    torch.manual_seed(t.seed)  # the same initial weights on every rank
+    rng = torch.Generator(device=device).manual_seed(t.seed + RANK_SEED_STRIDE * ddp.rank)  # each rank its own batches
 
     dataset = build_from_config(config.data, device)
+    if ddp.enabled and hasattr(dataset, "shard"):
+        dataset = dataset.shard(ddp.rank, ddp.world_size)
     size = len(dataset) if hasattr(dataset, "__len__") else None
     if size is not None and config.data.batch_size > size:
         raise GankitError(f"config key 'data.batch_size': {config.data.batch_size} is larger than the data set ({size} examples)")
     G, D = build_models(config, dataset.shape, dataset.num_classes, device)
+    if config.model.sync_batchnorm and ddp.enabled:
+        G, D = convert_sync_batchnorm(G, device), convert_sync_batchnorm(D, device)
+    G_train, D_train = ddp.wrap(G, device), ddp.wrap(D, device)  # DDP wrappers for the updates; G, D for the rest
     loss = get_loss(config.loss.name, lsgan_a=config.loss.lsgan_a, lsgan_b=config.loss.lsgan_b, lsgan_c=config.loss.lsgan_c)
     opt_g = make_optimizer(config.optim, G.parameters(), config.optim.lr_g)
     opt_d = make_optimizer(config.optim, D.parameters(), config.optim.lr_d)
@@ -105,6 +119,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     sampler = ema.model if ema else G  # what snapshots, evaluation and generate() use
     noise_steps = config.loss.instance_noise_steps or t.steps
     conditional = G.num_classes > 0
+    # An extra term both players add to their losses, if D defines one (InfoGAN's λ·L_I(G, Q)).
+    auxiliary = getattr(D, "auxiliary_loss", None)
 
     # Fixed inputs for snapshots, from their own generator so they do not shift the training stream.
     snapshot_rng = torch.Generator(device=device).manual_seed(t.seed + 1_000_003)
@@ -113,6 +129,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
 
     start = 0
     totals = {"loss_d": torch.zeros((), device=device), "loss_g": torch.zeros((), device=device), "penalty": torch.zeros((), device=device)}
+    if auxiliary:
+        totals["auxiliary"] = torch.zeros((), device=device)
     best = {"hq_fraction": -1.0}
 
     def restore(checkpoint: Path) -> int:
@@ -126,7 +144,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         sched_d.load_state_dict(state["sched_d"])
         if ema:
             ema.load_state_dict(state["ema"])
-        rng.set_state(state["rng"].cpu())
+        rng.set_state(state["rng_per_rank"][ddp.rank].cpu() if ddp.enabled else state["rng"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
@@ -136,6 +154,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         return int(state["step"])
 
     def save(step: int, is_best: bool = False) -> None:
+        rng_states = ddp.gather_states(rng.get_state())  # a collective: every rank takes part
+        if not ddp.is_main:
+            ddp.barrier()
+            return
         state = {
             "step": step,
             "G": G.state_dict(),
@@ -145,6 +167,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             "sched_g": sched_g.state_dict(),
             "sched_d": sched_d.state_dict(),
             "rng": rng.get_state(),
+            "rng_per_rank": rng_states,
             "torch_rng": torch.get_rng_state(),
             "totals": {k: v.detach().cpu() for k, v in totals.items()},
             "best_hq_fraction": best["hq_fraction"],
@@ -163,6 +186,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             last = latest_checkpoint(run.checkpoints)
             kept = f"; the last good checkpoint {last.name} is intact" if last else ""
             raise GankitError(f"cannot write checkpoint for step {step} in {str(run.checkpoints)!r}: {error.strerror}{kept}") from None
+        ddp.barrier()
 
     if resume:
         run.check_version()
@@ -171,11 +195,13 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             raise GankitError(f"cannot resume {str(run.path)!r}: no checkpoint in {str(run.checkpoints)!r}")
         start = restore(checkpoint)
         run.truncate_metrics(start)
-    else:
+    elif ddp.is_main:
         arch = resolve_arch(config.model.arch, dataset.shape)
-        run.create(config, {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch})
+        run.create(config, {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch,
+                            "world_size": ddp.world_size})
 
-    show_progress = sys.stderr.isatty() if progress is None else progress
+    board = open_tensorboard(run.path, t.tensorboard and ddp.is_main)  # None unless train.tensorboard
+    show_progress = (sys.stderr.isatty() if progress is None else progress) and ddp.is_main
     bar = None
     if show_progress:
         from tqdm import tqdm
@@ -201,7 +227,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                 with torch.no_grad():
                     fake = G(z, cond)
                 real_in, fake_in = add_instance_noise(real, sigma, rng), add_instance_noise(fake, sigma, rng)
-                loss_d = loss.discriminator(D(real_in, cond), D(fake_in, cond))
+                loss_d = loss.discriminator(D_train(real_in, cond), D_train(fake_in, cond))
+                if auxiliary:
+                    loss_d = loss_d + auxiliary(z, fake_in)
                 if config.loss.gp_weight > 0:
                     penalty = gradient_penalty(
                         D, real_in, fake_in, weight=config.loss.gp_weight, one_sided=config.loss.gp_one_sided,
@@ -216,13 +244,19 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                     clip_weights_(D, config.loss.clip)
             totals["loss_d"] += loss_d.detach()
 
-            # --- generator: one update -------------------------------------------------------------
+            # --- generator: one update (D frozen: its gradients would be thrown away) ----------------
             z = sample_latent(config.data.batch_size, G.z_dim, rng, device)
             cond = dataset.sample(config.data.batch_size, rng)[1] if conditional else None
-            fake = add_instance_noise(G(z, cond), sigma, rng)
+            fake = add_instance_noise(G_train(z, cond), sigma, rng)
+            D.requires_grad_(False)
             loss_g = loss.generator(D(fake, cond))
+            if auxiliary:
+                extra = auxiliary(z, fake)
+                loss_g = loss_g + extra
+                totals["auxiliary"] += extra.detach()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
+            D.requires_grad_(True)
             opt_g.step()
             totals["loss_g"] += loss_g.detach()
             if ema:
@@ -236,7 +270,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             is_best = False
             if step % t.log_every == 0 or step == t.steps:
                 now = time.perf_counter()
-                record = {"step": step, **{k: v.item() / max(interval_steps, 1) for k, v in totals.items()}}
+                averaged = ddp.mean(torch.stack(list(totals.values()))).tolist()
+                record = {"step": step, **{k: v / max(interval_steps, 1) for k, v in zip(totals, averaged)}}
                 for v in totals.values():
                     v.zero_()
                 bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
@@ -252,8 +287,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                         scheduler.base_lrs = [lr * t.rollback_lr_factor for lr in scheduler.base_lrs]
                         for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_last_lr()):
                             group["lr"] = lr * t.rollback_lr_factor
-                    run.truncate_metrics(step)
-                    run.log({"step": step, "event": f"{message}; rolled back to {last.name}, learning rates x{t.rollback_lr_factor}"})
+                    if ddp.is_main:
+                        run.truncate_metrics(step)
+                        run.log({"step": step, "event": f"{message}; rolled back to {last.name}, learning rates x{t.rollback_lr_factor}"})
                     interval_start, interval_steps = time.perf_counter(), 0
                     if bar:
                         bar.n = step
@@ -261,23 +297,32 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                 record.update(lr_g=sched_g.get_last_lr()[0], lr_d=sched_d.get_last_lr()[0], sigma=sigma,
                               steps_per_s=interval_steps / max(now - interval_start, 1e-9), time=now - started)
                 interval_start, interval_steps = now, 0
-                if step % t.sample_every == 0 or step == t.steps:
+                if ddp.is_main and (step % t.sample_every == 0 or step == t.steps):
                     record.update(quick_metrics(dataset, sampler, snapshot_z, snapshot_labels))
                     write_snapshot(run.samples / f"step-{step:08d}.png", dataset, sampler, D, snapshot_z, snapshot_real, snapshot_labels)
                     if record.get("hq_fraction", -1.0) > best["hq_fraction"]:
                         best["hq_fraction"], is_best = record["hq_fraction"], True
-                run.log(record)
+                if ddp.is_main:
+                    run.log(record)
+                    if board:
+                        board.write(record)
                 if bar:
                     bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}", refresh=False)
-            if step % t.checkpoint_every == 0 or step == t.steps or stop.requested or is_best:
+            # One process polls its signal flag every step; several agree on it at logging steps only.
+            stopping = stop.requested is not None
+            if ddp.enabled:
+                at_log_step = step % t.log_every == 0 or step == t.steps
+                stopping = ddp.any(stopping, device) if at_log_step else False
+                is_best = ddp.any(is_best, device) if at_log_step else False
+            if step % t.checkpoint_every == 0 or step == t.steps or stopping or is_best:
                 save(step, is_best)
             if bar:
                 bar.update(1)
-            if stop.requested:
+            if stopping:
                 if bar:
                     bar.close()
-                raise TrainingStopped(f"{stop.requested} received: stopped at step {step} with a checkpoint; "
-                                      f"continue with `gankit train --resume {run.path}`", stop.requested)
+                raise TrainingStopped(f"{stop.requested or 'SIGTERM'} received: stopped at step {step} with a checkpoint; "
+                                      f"continue with `gankit train --resume {run.path}`", stop.requested or "SIGTERM")
     if bar:
         bar.close()
-    return TrainResult(run.path, t.steps, time.perf_counter() - started, record)
+    return TrainResult(run.path, t.steps, time.perf_counter() - started, record, G, D, sampler)
