@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +44,31 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, lambda handle: torch.save(state, handle))
 
 
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
 def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
+    """A checkpoint's state dict; GankitError naming the file if it is missing, damaged or unsafe."""
     path = Path(path)
     if not path.is_file():
         raise GankitError(f"checkpoint {str(path)!r} does not exist")
+    if path.stat().st_size == 0:
+        raise GankitError(f"checkpoint {str(path)!r} is empty (0 bytes; its writing was interrupted)")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before refusing them
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unsafe content"
-        raise GankitError(f"checkpoint {str(path)!r} refused: {first_line}") from None
-    except (RuntimeError, EOFError, OSError) as error:
-        raise GankitError(f"checkpoint {str(path)!r} is corrupt or truncated: {str(error).splitlines()[0]}") from None
+        found = _UNSUPPORTED_GLOBAL.search(str(error))
+        what = f"it asks for the Python object {found.group(1)}" if found else "it holds more than tensors, numbers and strings"
+        raise GankitError(f"checkpoint {str(path)!r} refused: {what} (a checkpoint may hold only tensors, numbers and strings)") from None
+    except Exception as error:  # damaged files surface as RuntimeError, EOFError, KeyError, IndexError... from torch
+        raise GankitError(f"checkpoint {str(path)!r} is corrupt or truncated: {_first_line(error)}") from None
 
 
 def checkpoint_name(step: int) -> str:

@@ -236,7 +236,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                         generator=rng, critic_kwargs={"labels": cond},
                     )
                     loss_d = loss_d + penalty
-                    totals["penalty"] += penalty.detach()
+                    totals["penalty"] += penalty.detach() / t.n_critic  # logged per critic update
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()

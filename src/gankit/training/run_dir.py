@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -125,8 +126,19 @@ class RunDir:
         return load_file(str(path))
 
 
+def finite_or_none(data: Any) -> Any:
+    """Replace inf/NaN floats by None: standard JSON (jq, JavaScript) has no Infinity."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite_or_none(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite_or_none(v) for v in data]
+    return data
+
+
 def write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2) + "\n"
+    text = json.dumps(finite_or_none(data), indent=2, allow_nan=False) + "\n"
     atomic_write_bytes(Path(path), lambda handle: handle.write(text.encode()))
 
 
