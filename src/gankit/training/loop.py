@@ -90,8 +90,12 @@ def build_models(config: Config, shape: tuple[int, ...], num_classes: int, devic
     return generator.to(device), discriminator.to(device)
 
 
-def train(config: Config, run_dir: str | Path, resume: bool = False, progress: bool | None = None) -> TrainResult:
-    """Train ``config`` into ``run_dir`` (created, or continued from its last checkpoint if ``resume``)."""
+def train(config: Config, run_dir: str | Path, resume: bool = False, progress: bool | None = None,
+          networks: tuple[nn.Module, nn.Module] | None = None) -> TrainResult:
+    """Train ``config`` into ``run_dir`` (created, or continued from its last checkpoint if ``resume``).
+
+    ``networks`` replaces the (G, D) the config describes, e.g. a seed ensemble (gankit.sweep).
+    """
     run = RunDir(Path(run_dir))
     t = config.train
     ddp = init_distributed(resolve_device(t.device))
@@ -105,7 +109,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     size = len(dataset) if hasattr(dataset, "__len__") else None
     if size is not None and config.data.batch_size > size:
         raise GankitError(f"config key 'data.batch_size': {config.data.batch_size} is larger than the data set ({size} examples)")
-    G, D = build_models(config, dataset.shape, dataset.num_classes, device)
+    G, D = build_models(config, dataset.shape, dataset.num_classes, device) if networks is None else (n.to(device) for n in networks)
     if config.model.sync_batchnorm and ddp.enabled:
         G, D = convert_sync_batchnorm(G, device), convert_sync_batchnorm(D, device)
     G_train, D_train = ddp.wrap(G, device), ddp.wrap(D, device)  # DDP wrappers for the updates; G, D for the rest
@@ -119,12 +123,14 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     sampler = ema.model if ema else G  # what snapshots, evaluation and generate() use
     noise_steps = config.loss.instance_noise_steps or t.steps
     conditional = G.num_classes > 0
+    batch = config.data.batch_size * getattr(G, "ensemble_size", 1)  # an ensemble of S nets takes S batches at once
     # An extra term both players add to their losses, if D defines one (InfoGAN's λ·L_I(G, Q)).
     auxiliary = getattr(D, "auxiliary_loss", None)
 
     # Fixed inputs for snapshots, from their own generator so they do not shift the training stream.
     snapshot_rng = torch.Generator(device=device).manual_seed(t.seed + 1_000_003)
-    snapshot_z = sample_latent(max(t.eval_samples, 64), G.z_dim, snapshot_rng, device)
+    snapshot_size = -(-max(t.eval_samples, 64) // getattr(G, "ensemble_size", 1)) * getattr(G, "ensemble_size", 1)
+    snapshot_z = sample_latent(snapshot_size, G.z_dim, snapshot_rng, device)
     snapshot_real, snapshot_labels = dataset.sample(snapshot_z.shape[0], snapshot_rng)
 
     start = 0
@@ -221,9 +227,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
 
             # --- discriminator / critic: n_critic updates -------------------------------------------
             for _ in range(t.n_critic):
-                real, labels = dataset.sample(config.data.batch_size, rng)
+                real, labels = dataset.sample(batch, rng)
                 cond = labels if conditional else None
-                z = sample_latent(config.data.batch_size, G.z_dim, rng, device)
+                z = sample_latent(batch, G.z_dim, rng, device)
                 with torch.no_grad():
                     fake = G(z, cond)
                 real_in, fake_in = add_instance_noise(real, sigma, rng), add_instance_noise(fake, sigma, rng)
@@ -245,8 +251,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             totals["loss_d"] += loss_d.detach()
 
             # --- generator: one update (D frozen: its gradients would be thrown away) ----------------
-            z = sample_latent(config.data.batch_size, G.z_dim, rng, device)
-            cond = dataset.sample(config.data.batch_size, rng)[1] if conditional else None
+            z = sample_latent(batch, G.z_dim, rng, device)
+            cond = dataset.sample(batch, rng)[1] if conditional else None
             fake = add_instance_noise(G_train(z, cond), sigma, rng)
             D.requires_grad_(False)
             loss_g = loss.generator(D(fake, cond))

@@ -1,0 +1,226 @@
+"""Training-speed benchmark: gankit's loop against a plain reference loop, side by side in one run.
+
+For each case (network, data, loss) both loops train the *same* networks with the same batch size,
+loss and optimiser for the same number of generator steps, one after the other in this process:
+
+* gankit: ``gankit.training.loop.train`` (data sampled on the device, no host sync per step,
+  D frozen during the G step, snapshots and checkpoints pushed out of the timed window);
+* plain: the way common reference implementations are written: a ``DataLoader`` over a
+  ``TensorDataset``, ``.item()`` on the losses every step for logging, nothing frozen.
+
+Reported per case: steps/s of both and their ratio, achieved FLOP/s of gankit's step (counted with
+``torch.utils.flop_counter``) against the machine's measured matrix-multiply ceiling, and peak memory
+(CUDA: max allocated; CPU: the process's peak resident set, which only grows). Also: time to quality,
+the seconds until WGAN-GP's default ring8 run reaches 8/8 modes and >= 90% high-quality samples.
+
+    python benchmarks/bench_training.py [--quick] [--device cpu|cuda] [--out benchmarks/results/training.json]
+
+Absolute numbers on a shared machine are noisy; the ratios, measured side by side, are the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from gankit.data import build_from_config
+from gankit.losses import get_loss
+from gankit.penalties import gradient_penalty
+from gankit.recipes import resolve_config
+from gankit.training.loop import build_models, make_optimizer, train
+
+
+@dataclass
+class Case:
+    name: str
+    recipe: str
+    data: str
+    overrides: dict
+    steps: int  # timed generator steps
+    warmup: int
+
+
+def cases(quick: bool) -> list[Case]:
+    scale = 4 if quick else 1
+    toy = {"model.z_dim": 8, "model.g_hidden": 128, "model.d_hidden": 128, "data.batch_size": 256}
+    mnist = {"data.batch_size": 64}
+    mnist64 = {"data.batch_size": 64, "data.image_size": 64}
+    return [
+        Case("toy MLP nsgan (ring8)", "nsgan", "ring8", toy, 600 // scale, 50),
+        Case("toy MLP wgan-gp (ring8)", "wgan-gp", "ring8", toy, 200 // scale, 20),
+        Case("DCGAN 28px nsgan (MNIST)", "dcgan", "mnist", mnist, 40 // scale, 5),
+        Case("DCGAN 28px wgan-gp (MNIST)", "wgan-gp", "mnist", mnist, 12 // scale, 2),
+        Case("DCGAN 64px nsgan (MNIST@64)", "dcgan", "mnist", mnist64, 8 // min(scale, 2), 2),
+        Case("DCGAN 64px wgan-gp (MNIST@64)", "wgan-gp", "mnist", mnist64, 4 // min(scale, 2), 1),
+    ]
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_ceiling(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of a large fp32 matrix multiply: the machine's practical ceiling."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - started)
+
+
+def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path) -> float:
+    total = case.warmup + case.steps
+    overrides = {**case.overrides, "train.steps": total, "train.log_every": case.warmup, "train.device": str(device),
+                 "train.sample_every": total, "train.checkpoint_every": total, "train.eval_samples": 64}
+    if case.warmup >= total or total % case.warmup:
+        overrides["train.log_every"] = total
+    config = resolve_config(case.recipe, case.data, "image" if case.data == "mnist" else "vector", overrides)
+    run = workdir / f"gankit-{abs(hash(case.name))}"
+    train(config, run, progress=False)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    # The last interval spans the timed steps only: set-up and warm-up are in the first.
+    return records[-1]["steps_per_s"]
+
+
+def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float]:
+    """The reference loop; returns (steps/s, FLOPs of one gankit-equivalent step)."""
+    config = resolve_config(case.recipe, case.data, "image" if case.data == "mnist" else "vector",
+                            {**case.overrides, "train.device": str(device)})
+    torch.manual_seed(0)
+    dataset = build_from_config(config.data, device)
+    if hasattr(dataset, "x"):
+        real_data = dataset.x.cpu()
+    else:  # toy distributions: a fixed sample, as reference code would load from disk
+        real_data, _ = dataset.sample(100_000, torch.Generator(device=device).manual_seed(0))
+        real_data = real_data.cpu()
+    G, D = build_models(config, dataset.shape, 0, device)
+    loss = get_loss(config.loss.name)
+    opt_g = make_optimizer(config.optim, G.parameters(), config.optim.lr_g)
+    opt_d = make_optimizer(config.optim, D.parameters(), config.optim.lr_d)
+    loader = DataLoader(TensorDataset(real_data), batch_size=config.data.batch_size, shuffle=True, drop_last=True)
+    batches = iter(loader)
+    n_critic, gp = config.train.n_critic, config.loss.gp_weight
+
+    def next_batch():
+        nonlocal batches
+        try:
+            return next(batches)[0].to(device)
+        except StopIteration:
+            batches = iter(loader)
+            return next(batches)[0].to(device)
+
+    log = []
+
+    def step() -> None:
+        for _ in range(n_critic):
+            real = next_batch()
+            z = torch.randn(real.shape[0], G.z_dim, device=device)
+            fake = G(z).detach()
+            loss_d = loss.discriminator(D(real), D(fake))
+            if gp > 0:
+                loss_d = loss_d + gradient_penalty(D, real, fake, weight=gp)
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            log.append(loss_d.item())
+        z = torch.randn(config.data.batch_size, G.z_dim, device=device)
+        loss_g = loss.generator(D(G(z)))
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        log.append(loss_g.item())
+
+    for _ in range(case.warmup):
+        step()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
+    sync(device)
+    started = time.perf_counter()
+    for _ in range(case.steps):
+        step()
+    sync(device)
+    return case.steps / (time.perf_counter() - started), flops
+
+
+def time_to_quality(device: torch.device, workdir: Path, hq: float = 0.9) -> dict:
+    """Seconds of training until WGAN-GP (defaults) on ring8 shows 8/8 modes and >= hq high-quality samples."""
+    config = resolve_config("wgan-gp", "ring8", "vector", {"train.sample_every": 250, "train.log_every": 250,
+                                                           "train.device": str(device)})
+    run = workdir / "time-to-quality"
+    train(config, run, progress=False)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    hit = next((r for r in records if r.get("modes") == 8 and r.get("hq_fraction", 0) >= hq), None)
+    return {"reached": hit is not None, "seconds": hit["time"] if hit else None, "step": hit["step"] if hit else None,
+            "final_modes": records[-1].get("modes"), "final_hq_fraction": records[-1].get("hq_fraction")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--cases", help="comma-separated substrings selecting cases")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "training.json"))
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    ceiling = matmul_ceiling(device)
+    selected = [c for c in cases(args.quick) if not args.cases or any(s in c.name for s in args.cases.split(","))]
+    workdir = Path(tempfile.mkdtemp(prefix="gankit-bench-"))
+    rows = []
+    try:
+        for case in selected:
+            plain, flops = plain_steps_per_s(case, device)
+            ours = gankit_steps_per_s(case, device, workdir)
+            rows.append({"case": case.name, "gankit_steps_per_s": ours, "plain_steps_per_s": plain, "ratio": ours / plain,
+                         "flop_per_step": flops, "gankit_flops": flops * ours, "fraction_of_ceiling": flops * ours / ceiling,
+                         "peak_memory_mb": peak_memory_mb(device)})
+            print(f"{case.name:32s} gankit {ours:8.2f} steps/s   plain {plain:8.2f} steps/s   ratio {ours / plain:5.2f}x   "
+                  f"{flops * ours / 1e9:7.1f} GFLOP/s ({100 * flops * ours / ceiling:4.0f}% of ceiling)", flush=True)
+        quality = None if args.skip_quality else time_to_quality(device, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "device": str(device),
+                    "threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "cuda": torch.cuda.get_device_name(device) if device.type == "cuda" else None},
+        "matmul_ceiling_flops": ceiling,
+        "cases": rows,
+        "time_to_quality_wgan_gp_ring8": quality,
+        "quick": args.quick,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nmatmul ceiling: {ceiling / 1e9:.1f} GFLOP/s on {device} ({torch.get_num_threads()} threads)")
+    if quality:
+        print(f"time to quality (WGAN-GP ring8, 8/8 modes, >=90% HQ): "
+              f"{quality['seconds']:.1f}s at step {quality['step']}" if quality["reached"] else
+              f"time to quality: not reached (final {quality['final_modes']}/8 modes, {quality['final_hq_fraction']:.2%} HQ)")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
