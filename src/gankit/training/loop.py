@@ -73,13 +73,18 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_optimizer(optim: OptimConfig, params, lr: float) -> torch.optim.Optimizer:
-    """The optimiser named by ``optim.name`` (Adam, RMSProp as in WGAN, SGD with momentum as in GAN)."""
+    """The optimiser named by ``optim.name`` (Adam, RMSProp as in WGAN, SGD with momentum as in GAN).
+
+    Fused (one kernel for all parameters) where torch has it: on small networks the per-parameter
+    update loop otherwise costs as much as the forward and backward passes (3x slower Adam step
+    measured on a 3x128 MLP on CPU).
+    """
     params = list(params)
     if optim.name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(optim.beta1, optim.beta2))
+        return torch.optim.Adam(params, lr=lr, betas=(optim.beta1, optim.beta2), fused=True)
     if optim.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr, momentum=optim.momentum)
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    return torch.optim.SGD(params, lr=lr, momentum=optim.momentum, fused=True)
 
 
 def build_models(config: Config, shape: tuple[int, ...], num_classes: int, device: torch.device) -> tuple[nn.Module, nn.Module]:
