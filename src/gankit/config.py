@@ -30,6 +30,7 @@ class DataConfig:
     split: str = "train"
     image_size: int = 0  # 0 = the data set's native size
     channels: int = 0  # 0 = native; 1 = grayscale, 3 = RGB
+    direction: str = "AtoB"  # translation (pix2pix/CycleGAN): AtoB | BtoA, which domain is the input
 
 
 @dataclass
@@ -51,6 +52,9 @@ class ModelConfig:
     info_continuous: int = 2  # InfoGAN: number of continuous codes ~ U(-1, 1)
     info_weight: float = 1.0  # InfoGAN: λ of the categorical mutual-information term
     info_continuous_weight: float = 0.1  # InfoGAN: λ of the continuous terms (smaller, as in Chen et al. 2016)
+    # Translation nets (gankit.nets.unet / resnet_gen / patchgan):
+    norm: str = "batch"  # batch (pix2pix) | instance (CycleGAN) | none
+    res_blocks: int = 0  # ResNet generator blocks; 0 = auto (9 at >= 256 px, else 6; Zhu et al. 2017)
 
 
 @dataclass
@@ -64,6 +68,9 @@ class LossConfig:
     clip: float = 0.0  # WGAN weight clipping c; 0 = off
     instance_noise: float = 0.0  # initial σ of Gaussian noise on D's inputs; 0 = off
     instance_noise_steps: int = 0  # σ annealed linearly to 0 over this many steps (0 = all of training)
+    l1_weight: float = 100.0  # pix2pix: λ of the L1 term (Isola et al. 2017)
+    cycle_weight: float = 10.0  # CycleGAN: λ of the cycle-consistency terms (Zhu et al. 2017)
+    identity_weight: float = 0.5  # CycleGAN: identity loss weight as a fraction of cycle_weight; 0 = off
 
 
 @dataclass
@@ -75,6 +82,7 @@ class OptimConfig:
     beta2: float = 0.999
     momentum: float = 0.9  # sgd only
     lr_decay: str = "none"  # none | linear (to 0 at the last step)
+    decay_start: float = 0.0  # linear decay starts after this fraction of train.steps (CycleGAN/pix2pix: 0.5)
 
 
 @dataclass
@@ -92,6 +100,7 @@ class TrainConfig:
     on_divergence: str = "stop"  # stop | rollback (to the last checkpoint, learning rates scaled down)
     rollback_lr_factor: float = 0.5
     max_rollbacks: int = 3
+    pool_size: int = 50  # translation: history of generated images D is shown (CycleGAN 50, pix2pix 0 = off)
     tensorboard: bool = False  # also write scalars and sample grids to DIR/tensorboard (needs the tensorboard package)
 
 
@@ -121,6 +130,14 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "data.image_size": _NON_NEGATIVE,
     "data.channels": (lambda v: v in (0, 1, 3), "0, 1 or 3"),
     "data.split": (lambda v: v in ("train", "test"), "'train' or 'test'"),
+    "data.direction": (lambda v: v in ("AtoB", "BtoA"), "'AtoB' or 'BtoA'"),
+    "model.norm": (lambda v: v in ("batch", "instance", "none"), "one of batch, instance, none"),
+    "model.res_blocks": _NON_NEGATIVE,
+    "loss.l1_weight": _NON_NEGATIVE,
+    "loss.cycle_weight": _NON_NEGATIVE,
+    "loss.identity_weight": _NON_NEGATIVE,
+    "optim.decay_start": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "train.pool_size": _NON_NEGATIVE,
     "model.z_dim": _POSITIVE,
     "model.g_hidden": _POSITIVE,
     "model.g_layers": _POSITIVE,

@@ -22,7 +22,7 @@ __all__ = ["register_arch", "build_networks", "arch_names", "resolve_arch", "sam
 Builder = Callable[[ModelConfig, tuple[int, ...], int], tuple[nn.Module, nn.Module]]
 _ARCHS: dict[str, Builder] = {}
 # Modules whose import registers more architectures (image nets).
-_EXTRA_MODULES: list[str] = []
+_EXTRA_MODULES: list[str] = ["gankit.nets.dcgan", "gankit.nets.infogan", "gankit.nets.sagan"]
 _loaded = False
 
 
