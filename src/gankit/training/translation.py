@@ -1,0 +1,530 @@
+"""Image-to-image translation training: pix2pix and CycleGAN, each step shaped like its paper.
+
+pix2pix (Isola et al. 2017), paired data ``(a, b)``; G maps a -> b, D judges *pairs* (input, output):
+
+    b̂ = G(a)                                  (dropout in G is the only noise)
+    L_D = ½ [ℓ_real(D(a, b)) + ℓ_fake(D(a, b̂))]                          -> D update
+    L_G = ℓ_G(D(a, b̂)) + λ_L1 · E|b − b̂|          (λ_L1 = 100)          -> G update
+
+CycleGAN (Zhu et al. 2017), unpaired data; G: A -> B, F: B -> A, D_B judges B images, D_A judges A images:
+
+    b̂ = G(a), â' = F(b̂);  â = F(b), b̂' = G(â)
+    L_G = ℓ_G(D_B(b̂)) + ℓ_G(D_A(â)) + λ (E|â' − a| + E|b̂' − b|)
+          + λ_id · λ (E|G(b) − b| + E|F(a) − a|)       (λ = 10, λ_id = 0.5)   -> G and F update
+    L_D = ½ [ℓ_real(D_B(b)) + ℓ_fake(D_B(pool_B(b̂)))] + ½ [same for D_A, a, pool_A(â)]    -> D_A, D_B update
+
+``ℓ`` is pix2pix's binary cross-entropy on logits (``loss.name = nsgan``: G maximises log D, the
+non-saturating form the paper uses) or CycleGAN's least squares (``lsgan``: G minimises E[(D − 1)²], D
+minimises ½ E[(D(y) − 1)²] + ½ E[D(ŷ)²]). D's objective is halved in both papers "to slow D down
+relative to G". The pools hold the last ``train.pool_size`` fakes (50 for CycleGAN, off for pix2pix).
+Adam (2e-4, β1 0.5); the learning rate stays constant, then decays linearly to 0 from
+``optim.decay_start · train.steps`` (the papers' 100 + 100 epochs = 0.5). The step order follows the
+reference implementation: pix2pix updates D then G, CycleGAN G then D, on the same forward pass.
+
+The run directory is the unconditional loop's (``config.json``, ``run.json``, ``metrics.jsonl``,
+``samples/``, ``checkpoints/``), with ``generator.safetensors`` holding every generator of the run
+(``G_AB``, and ``G_BA`` for CycleGAN), which is all :func:`gankit.translate.translate` needs. There is
+no weight average (EMA): the papers have none. Randomness comes from one seeded ``torch.Generator`` (data,
+pools, jitter) and torch's global RNG (dropout), both saved in checkpoints, so resuming is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.config import Config, ModelConfig
+from gankit.data.paired import TranslationData, build_translation_data
+from gankit.errors import GankitError
+from gankit.grids import save_grid
+from gankit.losses import least_squares_discriminator_loss, least_squares_generator_loss, minimax_discriminator_loss, modified_generator_loss
+from gankit.nets.patchgan import PatchGANDiscriminator, check_patchgan_input
+from gankit.nets.resnet_gen import ResnetGenerator, default_res_blocks
+from gankit.nets.unet import UNetGenerator
+from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from gankit.training.image_pool import ImagePool
+from gankit.training.loop import TrainingStopped, make_optimizer, resolve_device
+from gankit.training.run_dir import RunDir
+from gankit.training.signals import GracefulStop
+
+__all__ = [
+    "TRANSLATION_RECIPES",
+    "TASK_DEFAULTS",
+    "is_translation_recipe",
+    "resolve_translation_config",
+    "AdversarialLoss",
+    "adversarial_loss",
+    "pix2pix_generator_loss",
+    "cyclegan_generator_loss",
+    "lr_factor",
+    "generator_names",
+    "build_generator",
+    "build_translation_models",
+    "train_translation",
+    "TranslationResult",
+]
+
+TRANSLATION_RECIPES = {"pix2pix": "paired", "cyclegan": "cycle"}
+SNAPSHOT_EXAMPLES = 8
+EVAL_BATCH = 256
+
+# What depends on the shipped task rather than the paper: sizes and lengths that train on a CPU in
+# minutes (see docs/translation.md for the measurements). Paper-sized nets: --set model.g_hidden=64 ...
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "edges2fashion": {"data.batch_size": 16, "model.g_hidden": 32, "model.d_hidden": 32, "train.steps": 1000},
+    "gray2color": {"data.batch_size": 16, "model.g_hidden": 32, "model.d_hidden": 32, "train.steps": 1000},
+    "mnist2fashion": {"data.batch_size": 8, "model.g_hidden": 16, "model.d_hidden": 32, "train.steps": 600},
+}
+_CADENCE = {"train.log_every": 50, "train.sample_every": 250, "train.checkpoint_every": 500, "train.eval_samples": 1000}
+
+
+def is_translation_recipe(name: str) -> bool:
+    """Whether recipe ``name`` trains with :func:`train_translation` (pix2pix, CycleGAN) rather than the GAN loop."""
+    return name in TRANSLATION_RECIPES
+
+
+def resolve_translation_config(recipe: str, data: str, overrides: dict[str, Any] | None = None) -> Config:
+    """The config for ``recipe`` on translation data ``data``: recipe < the shipped task's CPU-sized defaults < overrides."""
+    from gankit.data.paired import _parse
+    from gankit.recipes import resolve_config
+
+    if not is_translation_recipe(recipe):
+        raise GankitError(f"recipe {recipe!r} is not a translation recipe ({', '.join(TRANSLATION_RECIPES)})")
+    _parse(data)  # a one-line error for a malformed data name, before anything else
+    layered = {**_CADENCE, **TASK_DEFAULTS.get(data.strip(), {}), **(overrides or {})}
+    config = resolve_config(recipe, data.strip(), "image", layered)
+    check_translation_config(config)
+    return config
+
+
+# ----------------------------------------------------------------------------------------------
+# Losses
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdversarialLoss:
+    """``discriminator(real_scores, fake_scores)`` (already halved) and ``generator(fake_scores)``, both minimised."""
+
+    name: str
+    discriminator: Callable[[Tensor, Tensor], Tensor]
+    generator: Callable[[Tensor], Tensor]
+
+
+def adversarial_loss(name: str, lsgan_a: float = 0.0, lsgan_b: float = 1.0, lsgan_c: float = 1.0) -> AdversarialLoss:
+    """The adversarial terms of the translation papers, on raw PatchGAN scores (mean over patches and batch).
+
+    - ``nsgan`` (pix2pix): ``L_D = ½ [softplus(−D(x, y)) + softplus(D(x, ŷ))]`` (half the binary cross-entropy),
+      ``L_G = softplus(−D(x, ŷ)) = −log σ(D(x, ŷ))``.
+    - ``lsgan`` (CycleGAN, Mao et al. 2017): ``L_D = ½ E[(D(y) − b)²] + ½ E[(D(ŷ) − a)²]``,
+      ``L_G = E[(D(ŷ) − c)²]`` (no ½: CycleGAN's λ = 10 is relative to this), a=0, b=c=1.
+    """
+    if name == "nsgan":
+        return AdversarialLoss(name, lambda real, fake: 0.5 * minimax_discriminator_loss(real, fake), modified_generator_loss)
+    if name == "lsgan":
+        return AdversarialLoss(
+            name,
+            lambda real, fake: least_squares_discriminator_loss(real, fake, a=lsgan_a, b=lsgan_b),
+            lambda fake: 2.0 * least_squares_generator_loss(fake, c=lsgan_c),
+        )
+    raise GankitError(f"config key 'loss.name': translation recipes use 'nsgan' (pix2pix) or 'lsgan' (CycleGAN), got {name!r}")
+
+
+def pix2pix_generator_loss(fake_scores: Tensor, fake_b: Tensor, real_b: Tensor, adversarial: AdversarialLoss, l1_weight: float) -> dict[str, Tensor]:
+    """``{"adv": ℓ_G(D(a, b̂)), "l1": E|b − b̂|, "total": adv + λ·l1}`` (Isola et al. 2017, Eq. 4)."""
+    adv = adversarial.generator(fake_scores)
+    l1 = (real_b - fake_b).abs().mean()
+    return {"adv": adv, "l1": l1, "total": adv + l1_weight * l1}
+
+
+def cyclegan_generator_loss(
+    scores_fake_b: Tensor,
+    scores_fake_a: Tensor,
+    real_a: Tensor,
+    cycled_a: Tensor,
+    real_b: Tensor,
+    cycled_b: Tensor,
+    adversarial: AdversarialLoss,
+    cycle_weight: float,
+    identity_weight: float = 0.0,
+    same_b: Tensor | None = None,
+    same_a: Tensor | None = None,
+) -> dict[str, Tensor]:
+    """The CycleGAN objective for G: A -> B and F: B -> A (Zhu et al. 2017, Eqs. 2-3 and Sec. 5.2).
+
+    ``adv = ℓ_G(D_B(G(a))) + ℓ_G(D_A(F(b)))``; ``cycle = E|F(G(a)) − a| + E|G(F(b)) − b|`` (L1);
+    ``identity = E|G(b) − b| + E|F(a) − a|`` (``same_b = G(b)``, ``same_a = F(a)``; skipped when
+    ``identity_weight`` is 0); ``total = adv + λ·cycle + λ_id·λ·identity``.
+    """
+    adv = adversarial.generator(scores_fake_b) + adversarial.generator(scores_fake_a)
+    cycle = (cycled_a - real_a).abs().mean() + (cycled_b - real_b).abs().mean()
+    total = adv + cycle_weight * cycle
+    terms = {"adv": adv, "cycle": cycle}
+    if identity_weight > 0:
+        if same_a is None or same_b is None:
+            raise ValueError("identity_weight > 0 needs same_b = G(b) and same_a = F(a)")
+        identity = (same_b - real_b).abs().mean() + (same_a - real_a).abs().mean()
+        total = total + identity_weight * cycle_weight * identity
+        terms["identity"] = identity
+    terms["total"] = total
+    return terms
+
+
+def lr_factor(step: int, steps: int, decay: str, decay_start: float) -> float:
+    """Learning-rate multiplier after ``step`` updates: 1, then (``decay = linear``) falling linearly from
+    1 at ``s0 = ⌊decay_start · steps⌋`` to 0 at ``steps``: ``1 − (step − s0) / (steps − s0)``."""
+    if decay != "linear":
+        return 1.0
+    start = int(decay_start * steps)
+    if step <= start:
+        return 1.0
+    return max(0.0, 1.0 - (step - start) / max(steps - start, 1))
+
+
+# ----------------------------------------------------------------------------------------------
+# Networks
+# ----------------------------------------------------------------------------------------------
+
+
+def generator_names(direction: str) -> tuple[str, str]:
+    """``(forward, backward)`` generator names for ``data.direction``: ``("G_AB", "G_BA")`` or the reverse."""
+    return ("G_AB", "G_BA") if direction == "AtoB" else ("G_BA", "G_AB")
+
+
+def _arch(model: ModelConfig, recipe: str) -> str:
+    arch = {"auto": "unet" if recipe == "pix2pix" else "resnet"}.get(model.arch, model.arch)
+    if arch not in ("unet", "resnet"):
+        raise GankitError(f"config key 'model.arch': translation generators are 'unet' or 'resnet', got {model.arch!r}")
+    return arch
+
+
+def build_generator(model: ModelConfig, recipe: str, in_shape: tuple[int, ...], out_channels: int) -> nn.Module:
+    """The generator named by ``model.arch`` (``unet``, pix2pix's; ``resnet``, CycleGAN's; ``auto`` = the recipe's)."""
+    channels, size = in_shape[0], in_shape[-1]
+    if _arch(model, recipe) == "unet":
+        return UNetGenerator(channels, out_channels, size, model.g_hidden, model.norm)
+    blocks = model.res_blocks or default_res_blocks(size)
+    return ResnetGenerator(channels, out_channels, model.g_hidden, blocks, model.norm)
+
+
+@dataclass
+class TranslationResult:
+    run_dir: Path
+    steps: int
+    seconds: float
+    last_record: dict  # the last logged metrics (losses, held-out L1 / cycle L1, steps_per_s)
+    generators: nn.ModuleDict  # "G_AB" (and "G_BA"), trained
+    discriminators: nn.ModuleDict
+
+
+@dataclass
+class TranslationModels:
+    generators: nn.ModuleDict  # "G_AB" (and "G_BA"): what generator.safetensors holds
+    discriminators: nn.ModuleDict  # pix2pix: the pair critic under the target's name; CycleGAN: "D_A", "D_B"
+
+
+def build_translation_models(config: Config, shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> TranslationModels:
+    """G (and F) and the PatchGAN(s) for ``config``, on the CPU, initialised from ``torch``'s global RNG."""
+    m, recipe = config.model, config.recipe
+    forward, backward = generator_names(config.data.direction)
+    source, target = (shape_a, shape_b) if config.data.direction == "AtoB" else (shape_b, shape_a)
+    check_patchgan_input(target[-1], m.d_layers)
+    generators = nn.ModuleDict({forward: build_generator(m, recipe, source, target[0])})
+    target_d, source_d = ("D_B", "D_A") if config.data.direction == "AtoB" else ("D_A", "D_B")
+    if TRANSLATION_RECIPES[recipe] == "paired":
+        # Conditional D: it sees the input and the (real or generated) output stacked along channels.
+        discriminators = nn.ModuleDict({target_d: PatchGANDiscriminator(source[0] + target[0], m.d_hidden, m.d_layers, m.norm)})
+    else:
+        generators[backward] = build_generator(m, recipe, target, source[0])
+        discriminators = nn.ModuleDict({
+            target_d: PatchGANDiscriminator(target[0], m.d_hidden, m.d_layers, m.norm),
+            source_d: PatchGANDiscriminator(source[0], m.d_hidden, m.d_layers, m.norm),
+        })  # fmt: skip
+    return TranslationModels(generators, discriminators)
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation and snapshots
+# ----------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def _apply(net: nn.Module, x: Tensor) -> Tensor:
+    """``net(x)`` in eval mode (running batch-norm statistics, no dropout), in batches."""
+    was_training = net.training
+    net.eval()
+    try:
+        return torch.cat([net(chunk) for chunk in x.split(EVAL_BATCH)])
+    finally:
+        net.train(was_training)
+
+
+def heldout_metrics(generators: nn.ModuleDict, direction: str, source: Tensor, target: Tensor, paired: bool) -> dict[str, float]:
+    """Held-out L1 (paired data) and, with two generators, cycle-reconstruction L1 of each domain."""
+    forward, backward = generator_names(direction)
+    fake = _apply(generators[forward], source)
+    record = {}
+    if paired:
+        record["heldout_l1"] = (fake - target).abs().mean().item()
+    if backward in generators:
+        src, tgt = direction[0], direction[-1]
+        record[f"heldout_cycle_l1_{src}"] = (_apply(generators[backward], fake) - source).abs().mean().item()
+        fake_back = _apply(generators[backward], target)
+        record[f"heldout_cycle_l1_{tgt}"] = (_apply(generators[forward], fake_back) - target).abs().mean().item()
+    return record
+
+
+def _rgb(x: Tensor) -> Tensor:
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def write_translation_snapshot(path: Path, generators: nn.ModuleDict, direction: str, source: Tensor, target: Tensor) -> None:
+    """Rows of images: inputs, translations, targets (paired) — or for CycleGAN a, G(a), F(G(a)), b, F(b), G(F(b))."""
+    forward, backward = generator_names(direction)
+    fake = _apply(generators[forward], source)
+    if backward in generators:
+        fake_back = _apply(generators[backward], target)
+        rows = [source, fake, _apply(generators[backward], fake), target, fake_back, _apply(generators[forward], fake_back)]
+    else:
+        rows = [source, fake, target]
+    save_grid(torch.cat([_rgb(r) for r in rows]), path, nrow=source.shape[0])
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------
+
+
+# Keys of the GAN loop the translation loop has no use for: refuse them rather than ignore them silently.
+_UNSUPPORTED = {
+    "train.n_critic": lambda c: c.train.n_critic != 1,
+    "train.ema": lambda c: c.train.ema > 0,
+    "loss.gp_weight": lambda c: c.loss.gp_weight > 0,
+    "loss.clip": lambda c: c.loss.clip > 0,
+    "loss.instance_noise": lambda c: c.loss.instance_noise > 0,
+    "model.spectral_norm": lambda c: c.model.spectral_norm,
+    "model.conditional": lambda c: c.model.conditional,
+}
+
+
+def check_translation_config(config: Config) -> None:
+    """GankitError naming the first key set to something pix2pix/CycleGAN training does not do."""
+    for key, is_set in _UNSUPPORTED.items():
+        if is_set(config):
+            raise GankitError(f"config key {key!r} is not supported by the translation recipes (pix2pix, cyclegan)")
+
+
+def _load_data(config: Config, device: torch.device, split: str) -> TranslationData:
+    d = config.data
+    return build_translation_data(d.name, device, split=split, image_size=d.image_size or None, channels=d.channels or None)
+
+
+def train_translation(config: Config, run_dir: str | Path, resume: bool = False, progress: bool | None = None) -> TranslationResult:
+    """Train a pix2pix or CycleGAN ``config`` into ``run_dir`` (created, or continued from its last checkpoint)."""
+    if not is_translation_recipe(config.recipe):
+        raise GankitError(f"recipe {config.recipe!r} is not a translation recipe ({', '.join(TRANSLATION_RECIPES)})")
+    check_translation_config(config)
+    cycle = TRANSLATION_RECIPES[config.recipe] == "cycle"
+    run = RunDir(Path(run_dir))
+    t, lw = config.train, config.loss
+    device = resolve_device(t.device)
+    torch.manual_seed(t.seed)
+    rng = torch.Generator(device=device).manual_seed(t.seed)
+
+    data = _load_data(config, device, "train")
+    heldout = _load_data(config, device, "test")
+    if not cycle and not data.paired:
+        raise GankitError(f"pix2pix needs paired data, but {config.data.name!r} is unpaired: use the cyclegan recipe")
+    if len(data) < 1:
+        raise GankitError(f"translation data {config.data.name!r} is empty")
+    a_to_b = config.data.direction == "AtoB"
+    source_shape, target_shape = (data.shape_a, data.shape_b) if a_to_b else (data.shape_b, data.shape_a)
+    if cycle and lw.identity_weight > 0 and source_shape[0] != target_shape[0]:
+        raise GankitError(
+            f"the identity loss maps each domain onto itself, but A has {data.shape_a[0]} channel(s) and B {data.shape_b[0]}: "
+            "set loss.identity_weight=0"
+        )
+    models = build_translation_models(config, data.shape_a, data.shape_b)
+    generators, discriminators = models.generators.to(device), models.discriminators.to(device)
+    forward_name, backward_name = generator_names(config.data.direction)
+    G = generators[forward_name]
+    F_ = generators[backward_name] if cycle else None
+    target_d, source_d = ("D_B", "D_A") if a_to_b else ("D_A", "D_B")
+    D_target = discriminators[target_d]
+    D_source = discriminators[source_d] if cycle else None
+
+    adversarial = adversarial_loss(lw.name, lw.lsgan_a, lw.lsgan_b, lw.lsgan_c)
+    opt_g = make_optimizer(config.optim, generators.parameters(), config.optim.lr_g)
+    opt_d = make_optimizer(config.optim, discriminators.parameters(), config.optim.lr_d)
+    schedule = lambda step: lr_factor(step, t.steps, config.optim.lr_decay, config.optim.decay_start)  # noqa: E731
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, schedule)
+    pools = {"target": ImagePool(t.pool_size), "source": ImagePool(t.pool_size if cycle else 0)}
+
+    # Fixed held-out examples for snapshots and the logged metrics.
+    eval_a, eval_b = heldout.examples(t.eval_samples)
+    eval_source, eval_target = (eval_a, eval_b) if a_to_b else (eval_b, eval_a)
+    snap_source, snap_target = eval_source[:SNAPSHOT_EXAMPLES], eval_target[:SNAPSHOT_EXAMPLES]
+
+    term_names = ["loss_d", "loss_g", "g_adv"] + (["cycle"] + (["identity"] if lw.identity_weight > 0 else []) if cycle else ["l1"])
+    totals = {k: torch.zeros((), device=device) for k in term_names}
+
+    def state() -> dict:
+        s = {
+            "generators": generators.state_dict(), "discriminators": discriminators.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "sched_g": sched_g.state_dict(), "sched_d": sched_d.state_dict(),
+            "pools": {k: p.state_dict() for k, p in pools.items()},
+            "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "totals": {k: v.detach().cpu() for k, v in totals.items()},
+        }  # fmt: skip
+        if device.type == "cuda":
+            s["cuda_rng"] = torch.cuda.get_rng_state(device)
+        return s
+
+    def restore(checkpoint: Path) -> int:
+        s = load_checkpoint(checkpoint, map_location=device)
+        generators.load_state_dict(s["generators"])
+        discriminators.load_state_dict(s["discriminators"])
+        opt_g.load_state_dict(s["opt_g"])
+        opt_d.load_state_dict(s["opt_d"])
+        sched_g.load_state_dict(s["sched_g"])
+        sched_d.load_state_dict(s["sched_d"])
+        for k, p in pools.items():
+            p.load_state_dict(s["pools"][k])
+        rng.set_state(s["rng"].cpu())
+        torch.set_rng_state(s["torch_rng"].cpu())
+        if device.type == "cuda" and "cuda_rng" in s:
+            torch.cuda.set_rng_state(s["cuda_rng"].cpu(), device)
+        for k, v in s["totals"].items():
+            totals[k] = v.to(device)
+        return int(s["step"])
+
+    def save(step: int) -> None:
+        try:
+            save_checkpoint(run.checkpoints / checkpoint_name(step), {"step": step, **state()})
+            prune_checkpoints(run.checkpoints, t.keep_checkpoints)
+            run.save_generator(generators, {"step": step, "ema": False, "generators": sorted(generators.keys())})
+        except OSError as error:
+            last = latest_checkpoint(run.checkpoints)
+            kept = f"; the last good checkpoint {last.name} is intact" if last else ""
+            raise GankitError(f"cannot write checkpoint for step {step} in {str(run.checkpoints)!r}: {error.strerror}{kept}") from None
+
+    start = 0
+    if resume:
+        run.check_version()
+        checkpoint = latest_checkpoint(run.checkpoints)
+        if checkpoint is None:
+            raise GankitError(f"cannot resume {str(run.path)!r}: no checkpoint in {str(run.checkpoints)!r}")
+        start = restore(checkpoint)
+        run.truncate_metrics(start)
+    else:
+        run.create(config, {
+            "task": config.recipe, "shape_a": list(data.shape_a), "shape_b": list(data.shape_b), "paired": data.paired,
+            "direction": config.data.direction, "arch": _arch(config.model, config.recipe), "generators": sorted(generators.keys()),
+        })  # fmt: skip
+
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=t.steps, initial=start, desc=f"{config.recipe} on {config.data.name}", dynamic_ncols=True)
+
+    generators.train()
+    discriminators.train()
+    started = time.perf_counter()
+    interval_start, interval_steps = started, 0
+    record: dict = {}
+    step = start
+    with GracefulStop() as stop:
+        while step < t.steps:
+            a, b = data.sample(config.data.batch_size, rng)
+            source, target = (a, b) if a_to_b else (b, a)
+
+            if not cycle:
+                # --- pix2pix: D on (input, real) vs (input, G(input)), then G ----------------------------
+                fake = G(source)
+                fake_pair = pools["target"].query(torch.cat([source, fake], 1), rng)
+                loss_d = adversarial.discriminator(D_target(torch.cat([source, target], 1)), D_target(fake_pair))
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                D_target.requires_grad_(False)  # G's step needs D's input gradients, not its weight gradients
+                terms = pix2pix_generator_loss(D_target(torch.cat([source, fake], 1)), fake, target, adversarial, lw.l1_weight)
+                opt_g.zero_grad(set_to_none=True)
+                terms["total"].backward()
+                opt_g.step()
+                D_target.requires_grad_(True)
+            else:
+                # --- CycleGAN: G and F on the adversarial + cycle (+ identity) loss, then D_A and D_B -----
+                fake = G(source)
+                fake_back = F_(target)
+                discriminators.requires_grad_(False)
+                same_t, same_s = (G(target), F_(source)) if lw.identity_weight > 0 else (None, None)
+                terms = cyclegan_generator_loss(
+                    D_target(fake), D_source(fake_back), source, F_(fake), target, G(fake_back),
+                    adversarial, lw.cycle_weight, lw.identity_weight, same_b=same_t, same_a=same_s,
+                )  # fmt: skip
+                opt_g.zero_grad(set_to_none=True)
+                terms["total"].backward()
+                opt_g.step()
+                discriminators.requires_grad_(True)
+                loss_d = adversarial.discriminator(D_target(target), D_target(pools["target"].query(fake, rng))) + \
+                    adversarial.discriminator(D_source(source), D_source(pools["source"].query(fake_back, rng)))
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+
+            totals["loss_d"] += loss_d.detach()
+            totals["loss_g"] += terms["total"].detach()
+            totals["g_adv"] += terms["adv"].detach()
+            for k in term_names[3:]:
+                totals[k] += terms[k].detach()
+            sched_g.step()
+            sched_d.step()
+            step += 1
+            interval_steps += 1
+
+            # --- bookkeeping: host syncs once per interval -------------------------------------------
+            if step % t.log_every == 0 or step == t.steps:
+                now = time.perf_counter()
+                values = torch.stack(list(totals.values())).tolist()
+                record = {"step": step, **{k: v / max(interval_steps, 1) for k, v in zip(totals, values)}}
+                for v in totals.values():
+                    v.zero_()
+                bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
+                if bad:
+                    raise GankitError(f"training diverged at step {step}: {bad[0]} = {record[bad[0]]} (try a lower learning rate)")
+                record.update(lr_g=sched_g.get_last_lr()[0], lr_d=sched_d.get_last_lr()[0],
+                              steps_per_s=interval_steps / max(now - interval_start, 1e-9), time=now - started)
+                if step % t.sample_every == 0 or step == t.steps:
+                    record.update(heldout_metrics(generators, config.data.direction, eval_source, eval_target, heldout.paired))
+                    write_translation_snapshot(run.samples / f"step-{step:08d}.png", generators, config.data.direction, snap_source, snap_target)
+                run.log(record)
+                interval_start, interval_steps = time.perf_counter(), 0
+                if bar:
+                    bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}", refresh=False)
+            stopping = stop.requested is not None
+            if step % t.checkpoint_every == 0 or step == t.steps or stopping:
+                save(step)
+            if bar:
+                bar.update(1)
+            if stopping:
+                if bar:
+                    bar.close()
+                raise TrainingStopped(f"{stop.requested} received: stopped at step {step} with a checkpoint; "
+                                      f"continue with `gankit train --resume {run.path}`", stop.requested)
+    if bar:
+        bar.close()
+    return TranslationResult(run.path, t.steps, time.perf_counter() - started, record, generators, discriminators)
+
