@@ -67,6 +67,16 @@ def _eval(args: argparse.Namespace) -> None:
     print(f"wrote {Path(args.run_dir) / 'eval.json'}")
 
 
+def _numbers(text: str | None, option: str, kind: type = int) -> list | None:
+    """``"0,1,2"`` -> ``[0, 1, 2]``; a GankitError naming ``option`` for anything else."""
+    if text is None:
+        return None
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise GankitError(f"{option} expects comma-separated {'integers' if kind is int else 'numbers'}, got {text!r}") from None
+
+
 def _generate(args: argparse.Namespace) -> None:
     import numpy as np
 
@@ -76,22 +86,40 @@ def _generate(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.suffix not in (".npz", ".png"):
         raise GankitError(f"--out must end in .npz or .png, got {str(out)!r}")
-    labels = [int(v) for v in args.labels.split(",")] if args.labels else None
+    labels = _numbers(args.labels, "--labels")
+    options = {
+        "labels": labels,
+        "categorical": _numbers(args.codes, "--codes"),
+        "continuous": _numbers(args.continuous, "--continuous", float),
+        "truncation": args.truncation,
+    }
+    if args.n is not None and args.n <= 0:
+        raise GankitError(f"--n must be positive, got {args.n}")
     trained = load(args.run_dir, device=args.device)
-    samples = trained.generate(args.n, seed=args.seed, labels=labels)
+    if args.interpolate is not None:
+        rows = args.n or 8
+        samples = trained.interpolate(rows, args.interpolate, seed=args.seed, mode=args.interpolation, **options)
+        columns = args.interpolate
+    else:
+        samples = trained.sample(args.n or 64, seed=args.seed, **options)
+        # One column per label (or code) when a short list of them is given.
+        listed = labels or options["categorical"]
+        columns = len(listed) if listed and 1 < len(listed) <= 32 else None
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
-        if trained.is_image:
-            np.savez(out, images=to_uint8(samples))
-        else:
-            np.savez(out, samples=samples.cpu().numpy())
+        arrays = {"images": to_uint8(samples.images)} if trained.is_image else {"samples": samples.images.cpu().numpy()}
+        for name in ("labels", "categorical", "continuous"):
+            value = getattr(samples, name)
+            if value is not None:
+                arrays[name] = value.cpu().numpy()
+        np.savez(out, **arrays)
     elif trained.is_image:
-        save_grid(samples, out)
+        save_grid(samples.images, out, nrow=columns)
     else:
         from gankit import plots
 
-        plots.scatter_samples(samples.cpu(), path=out, title=f"{args.n} samples from {args.run_dir}")
-    print(f"wrote {args.n} samples to {out}")
+        plots.scatter_samples(samples.images.cpu(), path=out, title=f"{samples.images.shape[0]} samples from {args.run_dir}")
+    print(f"wrote {samples.images.shape[0]} samples to {out}")
 
 
 def _recipes(args: argparse.Namespace) -> None:
@@ -122,6 +150,35 @@ def _demo(args: argparse.Namespace) -> None:
     print(f"sample scatter plots: {Path(args.out) / 'samples.png'} (and each run's samples/)")
 
 
+def _experiment(args: argparse.Namespace) -> int:
+    from gankit.experiments import cli_entry
+
+    return cli_entry(args.name, Path(args.out), args.quick, args.list)
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from gankit.config import parse_assignments
+    from gankit.sweep import parse_seeds, run_sweep
+
+    seeds = parse_seeds(args.seeds)
+    overrides = parse_assignments(args.set or [])
+    if args.steps:
+        overrides["train.steps"] = args.steps
+    out = Path(args.out or f"runs/sweep-{args.recipe}-{args.data}")
+    if out.exists() and any(out.iterdir()):
+        raise GankitError(f"sweep directory {str(out)!r} already exists and is not empty")
+    result = run_sweep(args.recipe, args.data, seeds, out, overrides, progress=args.progress)
+    rows = [[k, f"{v['mean']:.4g} ± {v['se']:.2g}", str(v["n"])] for k, v in result.summary.items()]
+    _print_table(["metric", f"mean ± s.e. over {len(seeds)} seeds", "n"], rows)
+    print(f"{len(seeds)} seeds trained together in {result.seconds:.1f}s; per-seed runs and sweep.json in {out}")
+
+
+def _report(args: argparse.Namespace) -> None:
+    from gankit.report import cli_report
+
+    cli_report(args.run_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gankit", description="Train, evaluate and understand GANs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,12 +205,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="sample from a run's generator (needs only the run directory)")
     p.add_argument("run_dir")
-    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--n", type=int, help="number of samples (default 64), or of strips with --interpolate (default 8)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="FILE.npz (raw samples) or FILE.png (grid / scatter)")
-    p.add_argument("--labels", help="comma-separated class labels for conditional generators")
+    p.add_argument("--out", required=True, help="FILE.npz (raw samples: images uint8 NxHxWxC, labels, codes) or FILE.png (grid / scatter)")
+    p.add_argument("--labels", help="comma-separated class labels for conditional generators, cycled over the samples")
+    p.add_argument("--codes", help="InfoGAN: comma-separated categorical code values, cycled over the samples")
+    p.add_argument("--continuous", help="InfoGAN: the value of each continuous code, comma-separated, in [-1, 1]")
+    p.add_argument("--truncation", type=float, help="truncation trick: noise drawn from N(0, 1) cut to [-PSI, PSI]")
+    p.add_argument("--interpolate", type=int, metavar="STEPS", help="write --n strips of STEPS samples between two latents")
+    p.add_argument("--interpolation", choices=("slerp", "lerp"), default="slerp", help="path of --interpolate (default slerp)")
     p.add_argument("--device", default=None)
     p.set_defaults(func=_generate)
+
+    p = sub.add_parser("experiment", help="run a theory-lab experiment: figure, numbers and a verdict")
+    p.add_argument("name", nargs="?", help="experiment name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments")
+    p.add_argument("--quick", action="store_true", help="a reduced run (under a minute)")
+    p.add_argument("--out", default="experiments", help="folder for NAME.png and NAME.json")
+    p.set_defaults(func=_experiment)
+
+    p = sub.add_parser("sweep", help="train a recipe over many seeds at once (batched); mean ± s.e. of the metrics")
+    p.add_argument("recipe")
+    p.add_argument("--data", default="ring8")
+    p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,7")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--out")
+    p.set_defaults(func=_sweep)
+
+    p = sub.add_parser("report", help="write DIR/report.html: config, curves, metrics, samples in one file")
+    p.add_argument("run_dir")
+    p.set_defaults(func=_report)
 
     p = sub.add_parser("recipes", help="list the recipes and their papers' defaults")
     p.set_defaults(func=_recipes)
@@ -169,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_demo)
 
     for name, subparser in sub.choices.items():
-        if name in ("train", "demo"):
+        if name in ("train", "demo", "sweep"):
             subparser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                                    help="no progress bar")
     return parser
@@ -181,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     from gankit.training.loop import TrainingStopped
 
     try:
-        args.func(args)
+        code = args.func(args)
     except TrainingStopped as stopped:
         import signal
 
@@ -193,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
