@@ -17,11 +17,14 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Fashion-MNIST comes from Debian's package (root installs it; otherwise the tests that need it say so and skip).
+# System packages the tests use, from Debian (root installs them; otherwise the tests that need them say so
+# and skip): Fashion-MNIST's IDX files, and headless Chromium + ChromeDriver for the run-report rendering test.
+SYSTEM_PACKAGES := dataset-fashion-mnist chromium chromium-driver
 system-data:
-	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
-		|| echo "warning: could not install dataset-fashion-mnist"; \
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	   { [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null) \
+		|| echo "warning: could not install $(SYSTEM_PACKAGES)"; \
 	fi
 
 demo: setup
