@@ -8,6 +8,8 @@ cannot run code.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import pickle
 import re
@@ -20,10 +22,39 @@ import torch
 from gankit.errors import GankitError
 
 
+TEMPORARY_INFIX = ".tmp-"  # ``.NAME.tmp-PID``: a file being written; left behind only by a killed process
+
+
+def temporary_path(path: Path) -> Path:
+    """Where :func:`atomic_write_bytes` writes ``path`` before renaming it into place."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{TEMPORARY_INFIX}{os.getpid()}")
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete the half-written ``.NAME.tmp-PID`` files a killed run left in ``directory``; return them."""
+    stale = sorted(p for p in Path(directory).glob(f".*{TEMPORARY_INFIX}*") if p.is_file() or p.is_symlink())
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def os_error_reason(error: OSError) -> str:
+    """``"No space left on device"`` for ENOSPC, however the error was raised (``OSError(errno.ENOSPC)`` has no strerror)."""
+    if error.strerror:
+        return error.strerror
+    code = error.errno
+    if code is None and len(error.args) == 1 and isinstance(error.args[0], int):
+        code = error.args[0]
+    if code is not None:
+        return os.strerror(code) if code in errno.errorcode else f"error {code}"
+    return str(error) or type(error).__name__
+
+
 def atomic_write_bytes(path: Path, write) -> None:
     """Call ``write(fileobj)`` on a temporary file next to ``path``, fsync it, then rename over ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_path(path)
     try:
         with open(tmp, "wb") as handle:
             write(handle)
@@ -31,7 +62,8 @@ def atomic_write_bytes(path: Path, write) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never hide the error that matters (ENOSPC, ...)
+            tmp.unlink(missing_ok=True)
         raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:

@@ -31,9 +31,12 @@ from gankit.losses import get_loss
 from gankit.nets import build_networks, resolve_arch, sample_latent
 from gankit.penalties import add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std
 from gankit.training.distributed import convert_sync_batchnorm, init_distributed
-from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from gankit.training.checkpoint import (
+    checkpoint_name, latest_checkpoint, load_checkpoint, os_error_reason, prune_checkpoints, remove_stale_temporaries,
+    save_checkpoint,
+)
 from gankit.training.ema import EMA
-from gankit.training.run_dir import RunDir
+from gankit.training.run_dir import RunDir, ensure_writable
 from gankit.training.signals import GracefulStop
 from gankit.training.snapshots import quick_metrics, write_snapshot
 from gankit.training.tensorboard import open_tensorboard
@@ -113,7 +116,12 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         dataset = dataset.shard(ddp.rank, ddp.world_size)
     size = len(dataset) if hasattr(dataset, "__len__") else None
     if size is not None and config.data.batch_size > size:
-        raise GankitError(f"config key 'data.batch_size': {config.data.batch_size} is larger than the data set ({size} examples)")
+        raise GankitError(f"config key 'data.batch_size': {config.data.batch_size} is larger than the data set "
+                          f"{config.data.name!r} ({size} examples)")
+    if config.model.conditional and dataset.num_classes == 0:
+        raise GankitError(f"config key 'model.conditional': recipe {config.recipe!r} needs labelled data, but data set "
+                          f"{config.data.name!r} has no labels (an image folder is labelled when its images sit in "
+                          f"two or more class subfolders)")
     G, D = build_models(config, dataset.shape, dataset.num_classes, device) if networks is None else (n.to(device) for n in networks)
     if config.model.sync_batchnorm and ddp.enabled:
         G, D = convert_sync_batchnorm(G, device), convert_sync_batchnorm(D, device)
@@ -187,16 +195,19 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             state["ema"] = ema.state_dict()
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(device)
+        target = run.checkpoints / checkpoint_name(step)
         try:
-            save_checkpoint(run.checkpoints / checkpoint_name(step), state)
+            save_checkpoint(target, state)
             if is_best:
-                save_checkpoint(run.checkpoints / "best.pt", state)
+                target = run.checkpoints / "best.pt"
+                save_checkpoint(target, state)
             prune_checkpoints(run.checkpoints, t.keep_checkpoints)
+            target = run.path / "generator.safetensors"
             run.save_generator(sampler, {"step": step, "ema": ema is not None})
-        except OSError as error:
+        except OSError as error:  # disk full, quota, read-only remount...: the write was atomic, so nothing is half-written
             last = latest_checkpoint(run.checkpoints)
-            kept = f"; the last good checkpoint {last.name} is intact" if last else ""
-            raise GankitError(f"cannot write checkpoint for step {step} in {str(run.checkpoints)!r}: {error.strerror}{kept}") from None
+            kept = f"; the last good checkpoint {str(last)!r} is intact" if last else ""
+            raise GankitError(f"cannot write {str(target)!r} (step {step}): {os_error_reason(error)}{kept}") from None
         ddp.barrier()
 
     if resume:
@@ -204,8 +215,13 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         checkpoint = latest_checkpoint(run.checkpoints)
         if checkpoint is None:
             raise GankitError(f"cannot resume {str(run.path)!r}: no checkpoint in {str(run.checkpoints)!r}")
+        if ddp.is_main:
+            ensure_writable(run.checkpoints)  # fail now, not at the first checkpoint after minutes of training
         start = restore(checkpoint)
-        run.truncate_metrics(start)
+        if ddp.is_main:
+            for directory in (run.path, run.checkpoints):  # what a killed process was writing when it died
+                remove_stale_temporaries(directory)
+            run.truncate_metrics(start)
     elif ddp.is_main:
         arch = resolve_arch(config.model.arch, dataset.shape)
         run.create(config, {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch,
@@ -282,7 +298,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             if step % t.log_every == 0 or step == t.steps:
                 now = time.perf_counter()
                 averaged = ddp.mean(torch.stack(list(totals.values()))).tolist()
-                record = {"step": step, **{k: v / max(interval_steps, 1) for k, v in zip(totals, averaged)}}
+                # The totals hold every step since the previous logging step, also those before a resume
+                # or a rollback from a checkpoint between logging steps (not only this process's interval_steps).
+                counted = step - (step - 1) // t.log_every * t.log_every
+                record = {"step": step, **{k: v / counted for k, v in zip(totals, averaged)}}
                 for v in totals.values():
                     v.zero_()
                 bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
@@ -310,7 +329,11 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                 interval_start, interval_steps = now, 0
                 if ddp.is_main and (step % t.sample_every == 0 or step == t.steps):
                     record.update(quick_metrics(dataset, sampler, snapshot_z, snapshot_labels))
-                    write_snapshot(run.samples / f"step-{step:08d}.png", dataset, sampler, D, snapshot_z, snapshot_real, snapshot_labels)
+                    snapshot = run.samples / f"step-{step:08d}.png"
+                    try:
+                        write_snapshot(snapshot, dataset, sampler, D, snapshot_z, snapshot_real, snapshot_labels)
+                    except OSError as error:
+                        raise GankitError(f"cannot write {str(snapshot)!r} (step {step}): {os_error_reason(error)}") from None
                     if record.get("hq_fraction", -1.0) > best["hq_fraction"]:
                         best["hq_fraction"], is_best = record["hq_fraction"], True
                 if ddp.is_main:

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
@@ -21,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from gankit import __version__
 from gankit.config import Config, config_from_dict
 from gankit.errors import GankitError
-from gankit.training.checkpoint import atomic_write_bytes
+from gankit.training.checkpoint import atomic_write_bytes, os_error_reason, temporary_path
 
 
 def next_run_dir(root: str | Path, label: str) -> Path:
@@ -44,7 +47,7 @@ def ensure_writable(path: Path) -> None:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as error:
-        raise GankitError(f"cannot write to run directory {str(path)!r}: {error.strerror}") from None
+        raise GankitError(f"cannot write to run directory {str(path)!r}: {os_error_reason(error)}") from None
 
 
 @dataclass
@@ -91,9 +94,12 @@ class RunDir:
             raise GankitError(f"run directory {str(self.path)!r} was written by gankit {written}; this is gankit {__version__}")
 
     def log(self, record: dict[str, Any]) -> None:
-        with open(self.metrics_path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
+        try:
+            with open(self.metrics_path, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+                handle.flush()
+        except OSError as error:
+            raise GankitError(f"cannot write {str(self.metrics_path)!r}: {os_error_reason(error)}") from None
 
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():
@@ -114,9 +120,20 @@ class RunDir:
 
     def save_generator(self, generator: torch.nn.Module, info: dict[str, Any]) -> None:
         tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
-        tmp = self.path / ".generator.safetensors.tmp"
-        save_file(tensors, str(tmp))
-        os.replace(tmp, self.path / "generator.safetensors")
+        target = self.path / "generator.safetensors"
+        tmp = temporary_path(target)
+        try:
+            try:
+                save_file(tensors, str(tmp))
+            except SafetensorError as error:  # its I/O failures are not OSErrors: make them one, errno kept
+                found = re.search(r"os error (\d+)", str(error))
+                code = int(found.group(1)) if found else errno.EIO
+                raise OSError(code, os.strerror(code), str(tmp)) from None
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):  # never hide the error that matters
+                tmp.unlink(missing_ok=True)
+            raise
         write_json(self.path / "generator.json", info)
 
     def load_generator_state(self) -> dict[str, torch.Tensor]:
