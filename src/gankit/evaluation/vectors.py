@@ -1,8 +1,4 @@
-"""Evaluate a run: sample from its generator and score the samples, recording how.
-
-Every result is ``{"metrics": {...}, "protocol": {...}}``: the protocol says what was measured
-(sample counts, seed, reference data, gankit version) so a number can be reproduced.
-"""
+"""Toy-lab metrics of a run on vector data (VEEGAN/PacGAN protocol): modes, % high quality, reverse KL, W1."""
 
 from __future__ import annotations
 
@@ -16,10 +12,28 @@ from gankit.data import build_from_config
 from gankit.errors import GankitError
 from gankit.generation import load
 from gankit.metrics.toy import W1_MAX_SAMPLES, toy_metrics
-from gankit.training.run_dir import RunDir, write_json
+
+__all__ = ["TOY_METRICS", "MODE_METRICS", "evaluate_vectors", "vector_metrics"]
 
 TOY_METRICS = ("modes", "hq_fraction", "reverse_kl", "w1")
 MODE_METRICS = ("modes", "hq_fraction", "reverse_kl")
+
+
+def vector_metrics(metrics: list[str] | None, data_config) -> list[str]:
+    """The metrics to compute for a vector run: checked names, or the default set for its data."""
+    from gankit.evaluation.images import IMAGE_METRICS
+
+    metrics = metrics or list(TOY_METRICS)
+    for metric in metrics:
+        if metric in TOY_METRICS:
+            continue
+        if metric in IMAGE_METRICS:
+            raise GankitError(f"metric {metric!r} is for image runs; this run is on vector data {data_config.name!r} "
+                              f"(valid: {', '.join(TOY_METRICS)})")
+        raise GankitError(f"unknown metric {metric!r} for vector data (valid: {', '.join(TOY_METRICS)})")
+    if getattr(build_from_config(data_config, "cpu"), "modes", None) is None and metrics == list(TOY_METRICS):
+        metrics = ["w1"]
+    return metrics
 
 
 def evaluate_vectors(run_dir: Path, metrics: list[str], n: int, seed: int) -> dict[str, Any]:
@@ -48,27 +62,3 @@ def evaluate_vectors(run_dir: Path, metrics: list[str], n: int, seed: int) -> di
         "gankit_version": __version__,
     }
     return {"metrics": results, "protocol": protocol}
-
-
-def evaluate_run(run_dir: str | Path, metrics: list[str] | None = None, n: int | None = None, seed: int = 0,
-                 json_path: str | Path | None = None) -> dict[str, Any]:
-    """Score a run directory; write ``DIR/eval.json`` (and ``json_path`` if given)."""
-    run = RunDir(Path(run_dir))
-    config = run.load_config()
-    meta = run.load_meta()
-    n = n or config.train.eval_samples
-    if n <= 0:
-        raise GankitError(f"--n must be positive, got {n}")
-    if len(meta["data_shape"]) != 1:
-        raise GankitError(f"evaluating image runs needs the image metrics (data {config.data.name!r})")
-    metrics = metrics or [m for m in TOY_METRICS]
-    unknown_metrics = [m for m in metrics if m not in TOY_METRICS]
-    if unknown_metrics:
-        raise GankitError(f"unknown metric {unknown_metrics[0]!r} for vector data (valid: {', '.join(TOY_METRICS)})")
-    if getattr(build_from_config(config.data, "cpu"), "modes", None) is None and metrics == list(TOY_METRICS):
-        metrics = ["w1"]
-    result = evaluate_vectors(run.path, metrics, n, seed)
-    write_json(run.path / "eval.json", result)
-    if json_path:
-        write_json(Path(json_path), result)
-    return result
