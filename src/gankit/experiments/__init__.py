@@ -46,6 +46,7 @@ _BUILTIN_MODULES = [
     "gankit.experiments.weight_clipping",
     "gankit.experiments.critic_tracks_quality",
     "gankit.experiments.instance_noise",
+    "gankit.experiments.batchnorm_ablation",
 ]
 
 
