@@ -14,16 +14,23 @@ from gankit.errors import GankitError
 
 
 def _train(args: argparse.Namespace) -> None:
+    import re
+
     from gankit.config import load_config_file, parse_assignments
-    from gankit.data import dataset_kind
-    from gankit.recipes import resolve_config
+    from gankit.data import _is_folder, dataset_kind, dataset_names
+    from gankit.data.paired import TASKS, is_translation_data
+    from gankit.recipes import get_recipe, resolve_config
     from gankit.training.loop import train
     from gankit.training.run_dir import RunDir, next_run_dir
+    from gankit.training.translation import (
+        DEFAULT_TASKS, TRANSLATION_RECIPES, is_translation_recipe, resolve_translation_config, train_translation,
+    )
 
     if args.resume:
         run = RunDir(Path(args.resume))
         config = run.load_config()
-        result = train(config, run.path, resume=True, progress=args.progress)
+        trainer = train_translation if is_translation_recipe(config.recipe) else train
+        result = trainer(config, run.path, resume=True, progress=args.progress)
         print(f"resumed {result.run_dir} to step {result.steps} in {result.seconds:.1f}s")
         return
     if not args.recipe:
@@ -33,14 +40,35 @@ def _train(args: argparse.Namespace) -> None:
     for key, value in (("train.steps", args.steps), ("train.seed", args.seed), ("train.device", args.device)):
         if value is not None:
             overrides[key] = value
-    data = args.data or overrides.pop("data.name", "ring8")
-    config = resolve_config(args.recipe, data, dataset_kind(data), overrides)
-    out = Path(args.out) if args.out else next_run_dir("runs", f"{args.recipe}-{Path(data).name}-s{config.train.seed}")
+    translation = is_translation_recipe(args.recipe)
+    data = args.data or overrides.pop("data.name", DEFAULT_TASKS.get(args.recipe, "ring8"))
+    overrides.pop("data.name", None)  # --data wins over a data.name in --config / --set
+    # pix2pix / CycleGAN train on two-domain data, every other recipe on one data set: say so in one line.
+    get_recipe(args.recipe)  # an unknown recipe is reported as such, whatever the data
+    # edges2fashion, pairs=DIR, A=X,B=Y (which look like paths when they hold one) -- unless a folder has that name.
+    translation_data = data not in dataset_names() and is_translation_data(data) and not Path(data).expanduser().is_dir()
+    gan_data = not translation_data and (data in dataset_names() or _is_folder(data))
+    if translation and gan_data:
+        raise GankitError(f"recipe {args.recipe!r} translates images between two domains, but data {data!r} is a single data set: "
+                          f"use {', '.join(TASKS)}, pairs=DIR or A=X,B=Y (see `gankit datasets`)")
+    if not translation and translation_data:
+        raise GankitError(f"data {data!r} is image-translation data, but recipe {args.recipe!r} is not a translation recipe: "
+                          f"use {' or '.join(TRANSLATION_RECIPES)}")
+    if translation:
+        config = resolve_translation_config(args.recipe, data, overrides)
+        # A folder-friendly label: edges2fashion, pairs-facades, A-horses-B-zebras.
+        names = (Path(v.strip().rstrip("/")).name for v in re.split(r"[,=]", data))
+        label = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(n for n in names if n)) or "data"
+    else:
+        config = resolve_config(args.recipe, data, dataset_kind(data), overrides)
+        label = Path(data).name
+    out = Path(args.out) if args.out else next_run_dir("runs", f"{args.recipe}-{label}-s{config.train.seed}")
     if out.exists() and any(out.iterdir()):
         raise GankitError(f"run directory {str(out)!r} already exists and is not empty (use --resume to continue it)")
-    result = train(config, out, progress=args.progress)
+    result = (train_translation if translation else train)(config, out, progress=args.progress)
     last = result.last_record
-    summary = ", ".join(f"{k} {last[k]:.4g}" for k in ("loss_d", "loss_g", "modes", "hq_fraction") if k in last)
+    keys = ("loss_d", "loss_g", "modes", "hq_fraction", "heldout_l1", "heldout_cycle_l1_A", "heldout_cycle_l1_B")
+    summary = ", ".join(f"{k} {last[k]:.4g}" for k in keys if k in last)
     print(f"trained {result.run_dir} ({result.steps} steps, {result.seconds:.1f}s): {summary}")
 
 
@@ -59,12 +87,34 @@ def _format(value) -> str:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from gankit.evaluation import evaluate_run
+    from gankit.evaluation import evaluate_datasets, evaluate_run
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    result = evaluate_run(args.run_dir, metrics=metrics, n=args.n, seed=args.seed, json_path=args.json)
+    if args.n is not None and args.n <= 0:
+        raise GankitError(f"--n must be positive, got {args.n}")
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    options = {"metrics": metrics, "n": args.n, "seed": args.seed, "json_path": args.json, "features": args.features,
+               "progress": progress, "device": args.device}
+    if args.real is not None or args.fake is not None:
+        if args.run_dir:
+            raise GankitError("give a run directory DIR or --real/--fake to compare two data sets, not both")
+        if args.real is None or args.fake is None:
+            raise GankitError("--real and --fake go together, e.g. gankit eval --real mnist:test --fake mnist:train")
+        if args.real_split is not None:
+            raise GankitError("--real-split is for run directories; give the split as --real NAME:SPLIT")
+        result = evaluate_datasets(args.real, args.fake, **options)
+    elif not args.run_dir:
+        raise GankitError("eval needs a run directory DIR, or --real NAME[:SPLIT] --fake NAME[:SPLIT]")
+    else:
+        result = evaluate_run(args.run_dir, real_split=args.real_split, **options)
     _print_table(["metric", "value"], [[k, _format(v)] for k, v in result["metrics"].items()])
-    print(f"wrote {Path(args.run_dir) / 'eval.json'}")
+    protocol = result["protocol"]
+    if "feature_net" in protocol:
+        print(f"features: {protocol['feature_net']} ({protocol['feature_net_hash']}); "
+              f"{protocol.get('n_fake')} fake vs {protocol.get('n_real')} real images")
+    written = ([str(Path(args.run_dir) / "eval.json")] if args.run_dir else []) + ([args.json] if args.json else [])
+    if written:
+        print(f"wrote {', '.join(written)}")
 
 
 def _numbers(text: str | None, option: str, kind: type = int) -> list | None:
@@ -122,6 +172,16 @@ def _generate(args: argparse.Namespace) -> None:
     print(f"wrote {samples.images.shape[0]} samples to {out}")
 
 
+def _translate(args: argparse.Namespace) -> None:
+    from gankit.translate import translate
+
+    written = translate(args.run_dir, args.inputs, args.out, direction=args.direction, device=args.device)
+    if len(written) == 1:
+        print(f"wrote 1 translated image to {written[0]}")
+    else:
+        print(f"wrote {len(written)} translated images under {args.out}")
+
+
 def _recipes(args: argparse.Namespace) -> None:
     from gankit.recipes import RECIPES
 
@@ -130,8 +190,14 @@ def _recipes(args: argparse.Namespace) -> None:
 
 def _datasets(args: argparse.Namespace) -> None:
     from gankit.data import dataset_info, dataset_names
+    from gankit.data.paired import TASKS
 
-    _print_table(["dataset", "kind", "what"], [[n, dataset_info(n).kind, dataset_info(n).description] for n in dataset_names()])
+    rows = [[n, dataset_info(n).kind, dataset_info(n).description] for n in dataset_names()]
+    # Two-domain data for pix2pix / CycleGAN (not in the GAN registry: no single data set to sample).
+    rows += [[t.name, "paired" if t.paired else "unpaired", t.description] for t in TASKS.values()]
+    rows += [["pairs=DIR", "paired", "side-by-side AB images in DIR (or DIR/A + DIR/B, or pairs=DIR_A,DIR_B matched by name)"],
+             ["A=X,B=Y", "unpaired", "two image folders or gankit image data sets, e.g. A=horses/,B=zebras/"]]
+    _print_table(["dataset", "kind", "what"], rows)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -147,7 +213,17 @@ def _demo(args: argparse.Namespace) -> None:
         hq = f"{100 * m['hq_fraction']:.1f}" if "hq_fraction" in m else "-"
         table.append([row.recipe, modes, hq, f"{m['w1']:.4f}", f"{row.seconds:.1f}"])
     _print_table(["model", "modes", "% high quality", "W1", "seconds"], table)
-    print(f"sample scatter plots: {Path(args.out) / 'samples.png'} (and each run's samples/)")
+    print(f"sample scatter plots: {Path(args.out) / 'samples.png'} (and each run's samples/ and report.html)")
+    if args.images:
+        from gankit.demo import run_image_demo
+
+        row = run_image_demo(Path(args.out), seed=args.seed, steps=args.image_steps, progress=args.progress)
+        m = row.metrics
+        print()
+        _print_table(["image model", "data", "FID (mnist features)", "classifier confidence", "classes", "seconds"],
+                     [[row.recipe, "mnist", f"{m['fid']:.1f}", f"{m['mean_max_probability']:.3f}",
+                       f"{m['classes_covered']}/10", f"{row.seconds:.1f}"]])
+        print(f"samples and report: {row.run_dir / 'samples'}, {row.run_dir / 'report.html'}")
 
 
 def _experiment(args: argparse.Namespace) -> int:
@@ -179,13 +255,46 @@ def _report(args: argparse.Namespace) -> None:
     cli_report(args.run_dir)
 
 
+def _classifier(args: argparse.Namespace) -> None:
+    from gankit.nets.classifier import CLASSIFIERS, cli_train_classifier, weights_dir
+    from gankit.errors import unknown
+
+    if args.action == "train":
+        if args.name not in CLASSIFIERS:
+            raise unknown("classifier", args.name, CLASSIFIERS)
+        if args.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise GankitError(f"--device {args.device!r} requested but CUDA is not available")
+        cli_train_classifier(args.name, out=args.out, device=args.device, epochs=args.epochs, seed=args.seed,
+                             max_examples=args.max_examples, test_examples=args.test_examples)
+        return
+    import json
+
+    rows = []
+    for name, spec in CLASSIFIERS.items():
+        card_path = weights_dir() / f"{name}-classifier.json"
+        if not card_path.is_file():
+            rows.append([name, "not trained", "-", "-", f"run `gankit classifier train {name}`"])
+            continue
+        card = json.loads(card_path.read_text())
+        trained = card.get("spec", {})
+        settings = ", ".join(f"{k} {trained.get(k, getattr(spec, k))}" for k in ("epochs", "width", "hidden", "max_shift", "seed"))
+        rows.append([name, f"{100 * card['test_accuracy']:.2f}% of {card.get('test_examples', '?')}",
+                     str(card.get("train_examples", "?")), card.get("sha256", "?")[:16], settings])
+    _print_table(["classifier", "test accuracy", "train examples", "sha256", "spec"], rows)
+    print(f"weights and cards in {weights_dir()}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gankit", description="Train, evaluate and understand GANs.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a recipe on a data set into a run directory")
     p.add_argument("recipe", nargs="?", help="recipe name (see `gankit recipes`)")
-    p.add_argument("--data", help="data set name (see `gankit datasets`); default ring8")
+    p.add_argument("--data", help="data set name (see `gankit datasets`), pairs=DIR or A=X,B=Y for pix2pix/cyclegan; "
+                                  "default ring8 (pix2pix: edges2fashion, cyclegan: mnist2fashion)")
     p.add_argument("--steps", type=int, help="generator steps (train.steps)")
     p.add_argument("--seed", type=int, help="random seed (train.seed)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
@@ -195,12 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("eval", help="score a run's generator; writes DIR/eval.json")
-    p.add_argument("run_dir")
-    p.add_argument("--metrics", help="comma-separated (toy: modes,hq_fraction,reverse_kl,w1)")
-    p.add_argument("--n", type=int, help="number of generated samples (default train.eval_samples)")
+    p = sub.add_parser("eval", help="score a run's generator (writes DIR/eval.json), or one image data set against another")
+    p.add_argument("run_dir", nargs="?", help="run directory (or give --real and --fake instead)")
+    p.add_argument("--metrics", help="comma-separated; toy: modes,hq_fraction,reverse_kl,w1; "
+                   "images: fid,kid,pr,dc,modes (Stacked MNIST),classifier")
+    p.add_argument("--n", type=int, help="number of generated samples (default train.eval_samples, 2000 for "
+                   "--real/--fake, 26000 for modes; translation runs: held-out examples, default all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write the result to this file")
+    p.add_argument("--features", help="feature net of fid/kid/pr/dc: inception, inception-bf16, mnist, fashion-mnist "
+                   "(default: the domain classifier for MNIST / Fashion-MNIST data, else inception)")
+    p.add_argument("--real-split", help="split of the real images (default test where the data set has one)")
+    p.add_argument("--real", metavar="NAME[:SPLIT]", help="compare data sets: the reference set, e.g. mnist:test")
+    p.add_argument("--fake", metavar="NAME[:SPLIT]", help="compare data sets: the set scored, e.g. mnist:train")
+    p.add_argument("--device", help="auto (default: CUDA when available), cpu, cuda, cuda:N")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("generate", help="sample from a run's generator (needs only the run directory)")
@@ -233,21 +351,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out")
     p.set_defaults(func=_sweep)
 
+    p = sub.add_parser("translate", help="translate images with a pix2pix / CycleGAN run (needs only the run directory)")
+    p.add_argument("run_dir")
+    p.add_argument("inputs", help="an image file, or a folder (its images are translated, keeping their relative paths)")
+    p.add_argument("--out", required=True, help="FILE.png for one input, else a folder (one PNG per input)")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"), help="default: the direction the run was trained for "
+                                                                 "(CycleGAN runs translate both ways)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.set_defaults(func=_translate)
+
     p = sub.add_parser("report", help="write DIR/report.html: config, curves, metrics, samples in one file")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("classifier", help="the domain classifiers (MNIST, Fashion-MNIST) that score generators")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("train", help="train a classifier; writes NAME-classifier.safetensors and its JSON card")
+    q.add_argument("name", help="mnist or fashion-mnist")
+    q.add_argument("--out", help="folder for the weights and card (default: the package's shipped weights, overwritten)")
+    q.add_argument("--epochs", type=int, help="training epochs (default: the classifier's spec)")
+    q.add_argument("--seed", type=int, help="random seed (default: the spec's, 0)")
+    q.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    q.add_argument("--max-examples", type=int, help="train on the first N training images only (quick checks)")
+    q.add_argument("--test-examples", type=int, help="test on the first N test images only")
+    q.set_defaults(func=_classifier)
+    q = actions.add_parser("list", aliases=["info"], help="the shipped classifiers' cards: test accuracy, sha256, spec")
+    q.set_defaults(func=_classifier)
 
     p = sub.add_parser("recipes", help="list the recipes and their papers' defaults")
     p.set_defaults(func=_recipes)
     p = sub.add_parser("datasets", help="list the built-in data sets")
     p.set_defaults(func=_datasets)
 
-    p = sub.add_parser("demo", help="the main job: compare recipes on a toy data set")
+    p = sub.add_parser("demo", help="the main job: compare recipes on a toy data set, then a short DCGAN on MNIST")
     p.add_argument("--data", default="ring8")
     p.add_argument("--recipes", help=f"comma-separated (default {','.join(('gan', 'nsgan', 'wgan', 'wgan-gp'))})")
     p.add_argument("--steps", type=int, help="override train.steps for every recipe")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/demo")
+    p.add_argument("--no-images", dest="images", action="store_false", help="skip the MNIST DCGAN stage")
+    p.add_argument("--image-steps", type=int, help="steps of the MNIST DCGAN stage (default 600)")
     p.set_defaults(func=_demo)
 
     for name, subparser in sub.choices.items():

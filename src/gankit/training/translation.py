@@ -59,6 +59,7 @@ from gankit.training.signals import GracefulStop
 __all__ = [
     "TRANSLATION_RECIPES",
     "TASK_DEFAULTS",
+    "DEFAULT_TASKS",
     "is_translation_recipe",
     "resolve_translation_config",
     "AdversarialLoss",
@@ -84,6 +85,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "gray2color": {"data.batch_size": 16, "model.g_hidden": 32, "model.d_hidden": 32, "train.steps": 1000},
     "mnist2fashion": {"data.batch_size": 8, "model.g_hidden": 16, "model.d_hidden": 32, "train.steps": 600},
 }
+# The data `gankit train RECIPE` uses when no --data is given.
+DEFAULT_TASKS = {"pix2pix": "edges2fashion", "cyclegan": "mnist2fashion"}
 _CADENCE = {"train.log_every": 50, "train.sample_every": 250, "train.checkpoint_every": 500, "train.eval_samples": 1000}
 
 
