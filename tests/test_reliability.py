@@ -517,3 +517,14 @@ def test_resume_of_a_run_from_another_gankit_version_is_refused_untouched(refere
     err = _one_line_error(capsys.readouterr().err)
     assert code == 2 and f"run directory {str(run)!r} was written by gankit 0.0.7" in err
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_output_path_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    from gankit.cli import main
+
+    target = tmp_path / "taken"
+    target.write_text("not a run")
+    assert main(["train", "nsgan", "--data", "ring8", "--steps", "2", "--out", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file, not a folder" in err[0] and str(target) in err[0]
+    assert target.read_text() == "not a run"

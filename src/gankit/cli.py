@@ -13,6 +13,14 @@ from pathlib import Path
 from gankit.errors import GankitError
 
 
+def _require_fresh_dir(out: Path, what: str, hint: str = "") -> None:
+    """Refuse an output path that is a file, or a folder that already holds something."""
+    if out.exists() and not out.is_dir():
+        raise GankitError(f"{what} {str(out)!r} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise GankitError(f"{what} {str(out)!r} already exists and is not empty{hint}")
+
+
 def _train(args: argparse.Namespace) -> None:
     import re
 
@@ -63,8 +71,7 @@ def _train(args: argparse.Namespace) -> None:
         config = resolve_config(args.recipe, data, dataset_kind(data), overrides)
         label = Path(data).name
     out = Path(args.out) if args.out else next_run_dir("runs", f"{args.recipe}-{label}-s{config.train.seed}")
-    if out.exists() and any(out.iterdir()):
-        raise GankitError(f"run directory {str(out)!r} already exists and is not empty (use --resume to continue it)")
+    _require_fresh_dir(out, "run directory", " (use --resume to continue it)")
     result = (train_translation if translation else train)(config, out, progress=args.progress)
     last = result.last_record
     keys = ("loss_d", "loss_g", "modes", "hq_fraction", "heldout_l1", "heldout_cycle_l1_A", "heldout_cycle_l1_B")
@@ -241,8 +248,7 @@ def _sweep(args: argparse.Namespace) -> None:
     if args.steps:
         overrides["train.steps"] = args.steps
     out = Path(args.out or f"runs/sweep-{args.recipe}-{args.data}")
-    if out.exists() and any(out.iterdir()):
-        raise GankitError(f"sweep directory {str(out)!r} already exists and is not empty")
+    _require_fresh_dir(out, "sweep directory")
     result = run_sweep(args.recipe, args.data, seeds, out, overrides, progress=args.progress)
     rows = [[k, f"{v['mean']:.4g} ± {v['se']:.2g}", str(v["n"])] for k, v in result.summary.items()]
     _print_table(["metric", f"mean ± s.e. over {len(seeds)} seeds", "n"], rows)
