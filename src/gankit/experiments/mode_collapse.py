@@ -2,78 +2,129 @@
 
 Every recipe of the lineage (GAN, NSGAN, LSGAN, WGAN, WGAN-GP) is trained with gankit's own training loop
 (:func:`gankit.training.loop.train`, the recipes' paper defaults, the same MLPs) on the ring of 8 and
-the grid of 25 Gaussians, for several seeds. Over training the loop logs the VEEGAN/PacGAN statistics of
-the generator: ``modes`` (modes with at least one sample within 3σ of their mean) and ``hq_fraction``
-(share of such high-quality samples); at the end 2000 fresh samples are scored again, with the reverse
-KL over modes and the exact W1 to the data (:func:`gankit.metrics.toy.toy_metrics`).
+the grid of 25 Gaussians, for several seeds. The seeds of one recipe train together as one batched model
+(:mod:`gankit.nets.ensemble`, as ``gankit sweep`` does): each member starts from the weights a lone run
+with its seed would (``torch.manual_seed(seed)``) and gets exactly the gradients of its own loss; the
+members share the run's data stream. Every ``log_every`` steps the loop checkpoints, and each member's
+EMA generator is scored on the same 2000 latents: the VEEGAN/PacGAN statistics ``modes`` (modes with at
+least one sample within 3σ of their mean) and ``hq_fraction`` (share of such high-quality samples). The
+last of these is the final generator, scored again with the reverse KL over modes and the exact W1 to the
+data (:func:`gankit.metrics.toy.toy_metrics`); ``summary`` gives mean ± standard error over seeds.
 
 A collapsed generator covers few modes (or sits between them: low ``hq_fraction``).
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import gankit
 from gankit.data import build_dataset
 from gankit.experiments import ExperimentContext, make_verdict, register_experiment
 from gankit.experiments._common import new_figure, save_figure, to_numpy
-from gankit.metrics.toy import toy_metrics
+from gankit.metrics.toy import mode_statistics, toy_metrics
+from gankit.nets import build_networks, sample_latent
+from gankit.nets.ensemble import EnsembleDiscriminator, EnsembleGenerator
 from gankit.recipes import resolve_config
+from gankit.sweep import mean_and_standard_error
+from gankit.training.checkpoint import load_checkpoint
 from gankit.training.loop import train
 
 MODELS = ("gan", "nsgan", "lsgan", "wgan", "wgan-gp")
 LABELS = {"gan": "GAN (minimax)", "nsgan": "NSGAN", "lsgan": "LSGAN", "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP"}
 COLOURS = {"gan": "tab:red", "nsgan": "tab:orange", "lsgan": "tab:brown", "wgan": "tab:purple", "wgan-gp": "tab:green"}
 FINAL_SAMPLES = 2000
+# Relative cost of one generator step (5 critic steps for the WGANs, each with a double backward for the
+# penalty): the pool starts the longest jobs first so that two workers finish together.
+COST = {"gan": 1.0, "nsgan": 1.0, "lsgan": 1.0, "wgan": 3.5, "wgan-gp": 5.0}
+# The full budget fits the issue's 10 minutes on 2 CPU cores: 2 data sets x 5 recipes x 3 seeds x 1000 steps
+# cost about 500 CPU-seconds (the WGANs' 5 critic steps per generator step are three quarters of it, and they are
+# arithmetic-bound: stacking seeds saves launches, not FLOPs), i.e. about 4-5 minutes in two workers.
+QUICK_SEEDS, QUICK_STEPS, QUICK_EVERY = 2, 100, 50
+FULL_SEEDS, FULL_EVERY = 3, 100
+FULL_STEPS = {model: 1000 for model in MODELS}  # the same for every recipe: modes are compared at equal steps
+TRAINING = "the seeds of a recipe as one batched model (gankit.nets.ensemble), two worker processes on CPU"
 
 
-def _train_one(recipe: str, data: str, seed: int, steps: int, every: int, device: str, root: str, sample_seed: int) -> dict:
-    """One training run of ``recipe`` on ``data``: its logged mode curve, final metrics and final samples.
+def _members(config, seeds: list[int]) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(G, D) for ``seeds``: one seed's plain MLPs, or all seeds stacked into one batched model."""
+    generators, critics = [], []
+    for seed in seeds:
+        torch.manual_seed(seed)  # the same initial weights as a lone run with this seed (and gankit sweep)
+        g, d = build_networks(config.model, (2,), 0)
+        generators.append(g)
+        critics.append(d)
+    if len(seeds) == 1:
+        return generators[0], critics[0]
+    return EnsembleGenerator(generators), EnsembleDiscriminator(critics)
 
-    A plain module-level function of plain arguments, so a worker process can run it.
+
+def _per_member(G: torch.nn.Module, z: torch.Tensor, members: int) -> torch.Tensor:
+    """Samples (members, n, 2) of every member on the same ``n`` latents ``z``."""
+    with torch.no_grad():
+        return G(z.repeat(members, 1)).reshape(members, z.shape[0], -1)
+
+
+def _train_recipe(recipe: str, data: str, seeds: list[int], steps: int, every: int, w1_samples: int, device: str,
+                  root: str, sample_seed: int) -> dict:
+    """All ``seeds`` of ``recipe`` on ``data`` in one training run: per seed, the mode curve, final metrics, samples.
+
+    Returns ``{"runs": [one dict per seed], "cpu_seconds": the job's CPU time}``. A plain module-level
+    function of plain arguments, so a worker process can run it.
     """
-    if torch.device(device).type == "cpu":
+    cpu_started = time.process_time()
+    device = torch.device(device)
+    if device.type == "cpu":
         torch.set_num_threads(1)  # see gankit.experiments._cpu_threads
     config = resolve_config(recipe, data, "vector", {
-        "train.steps": steps, "train.seed": seed, "train.device": device, "train.log_every": every,
-        "train.sample_every": every, "train.checkpoint_every": steps,
+        "train.steps": steps, "train.seed": seeds[0], "train.device": str(device), "train.log_every": every,
+        "train.sample_every": steps, "train.checkpoint_every": every, "train.keep_checkpoints": steps // every + 1,
     })
-    run_dir = Path(root) / f"{recipe}-{data}-s{seed}"
-    train(config, run_dir, progress=False)
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    records = [r for r in records if "modes" in r]
-    samples = gankit.load(run_dir, device).generate(FINAL_SAMPLES, seed=sample_seed)
-    final = toy_metrics(samples, build_dataset(data, device), w1_max_samples=1000)
-    return {
-        "steps": [r["step"] for r in records],
-        "modes": [r["modes"] for r in records],
-        "hq_fraction": [r["hq_fraction"] for r in records],
-        "final": {k: final[k] for k in ("modes", "hq_fraction", "reverse_kl", "w1")},
-        "samples": samples.cpu().numpy(),
-    }
+    run_dir = Path(root) / f"{recipe}-{data}"
+    result = train(config, run_dir, progress=False, networks=_members(config, seeds))
+    dataset = build_dataset(data, device)
+    z = sample_latent(FINAL_SAMPLES, config.model.z_dim, torch.Generator(device=device).manual_seed(sample_seed), device)
+    probe = _members(config, seeds)[0].to(device).eval()
+    curves = [{"modes": [], "hq_fraction": []} for _ in seeds]
+    steps_logged = []
+    for checkpoint in sorted((run_dir / "checkpoints").glob("step-*.pt")):
+        state = load_checkpoint(checkpoint, map_location=device)
+        probe.load_state_dict(state["ema"]["model"] if "ema" in state else state["G"])
+        steps_logged.append(int(state["step"]))
+        for curve, samples in zip(curves, _per_member(probe, z, len(seeds))):
+            stats = mode_statistics(samples, dataset.modes, dataset.mode_std)
+            curve["modes"].append(int(stats["modes"]))
+            curve["hq_fraction"].append(float(stats["hq_fraction"]))
+    final_samples = _per_member(result.sampler.eval(), z, len(seeds))
+    outcomes = []
+    for curve, samples in zip(curves, final_samples):
+        final = toy_metrics(samples, dataset, w1_max_samples=w1_samples)
+        outcomes.append({"steps": steps_logged, **curve, "final": {k: final[k] for k in ("modes", "hq_fraction", "reverse_kl", "w1")},
+                         "samples": samples.cpu().numpy()})
+    return {"runs": outcomes, "cpu_seconds": time.process_time() - cpu_started}
 
 
 def _train_all(ctx: ExperimentContext, jobs: list[tuple], root: str) -> list[dict]:
     """Run every job; on CPU, two worker processes (one thread each) keep both cores busy.
 
-    Tiny MLPs gain nothing from intra-op threads, but two independent runs side by side halve the wall
-    time. Results do not depend on the schedule: every run is a function of its own seed.
+    Tiny MLPs gain little from intra-op threads, but two independent runs side by side halve the wall
+    time. Results do not depend on the schedule: every run is a function of its own seeds.
     """
     args = [(*job, str(ctx.device), root, ctx.seed + 1) for job in jobs]
-    workers = min(2, os.cpu_count() or 1) if ctx.device.type == "cpu" else 1
+    workers = min(2, os.cpu_count() or 1) if ctx.device.type == "cpu" and not ctx.quick else 1
     if workers == 1 or len(jobs) == 1:
-        return [_train_one(*a) for a in args]
+        return [_train_recipe(*a) for a in args]
+    order = sorted(range(len(jobs)), key=lambda i: -COST[jobs[i][0]] * jobs[i][3])  # longest first
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_train_one, *zip(*args)))
+        futures = {i: pool.submit(_train_recipe, *args[i]) for i in order}
+        return [futures[i].result() for i in range(len(jobs))]
 
 
 def _figure(ctx: ExperimentContext, r: dict, samples: dict) -> None:
@@ -112,27 +163,35 @@ def _figure(ctx: ExperimentContext, r: dict, samples: dict) -> None:
 @register_experiment("mode-collapse", "ring of 8 and grid of 25: modes captured and % high quality for GAN ... WGAN-GP")
 def run(ctx: ExperimentContext) -> dict:
     datasets = ctx.budget(["ring8"], ["ring8", "grid25"])
-    seeds = [ctx.seed + i for i in range(ctx.budget(1, 2))]
-    steps, every = ctx.budget(100, 2000), ctx.budget(50, 200)
-    r: dict = {"datasets": {}, "settings": {"seeds": seeds, "steps": steps, "log_every": every, "recipes": list(MODELS),
-                                           "final_samples": FINAL_SAMPLES, "w1_samples": 1000,
-                                           "networks": "gankit vector defaults (MLP 128x3, z 8, batch 256, EMA 0.999)"}}
-    jobs = [(model, data, seed, steps, every) for data in datasets for model in MODELS for seed in seeds]
+    seeds = [ctx.seed + i for i in range(ctx.budget(QUICK_SEEDS, FULL_SEEDS))]
+    steps = ctx.budget({m: QUICK_STEPS for m in MODELS}, FULL_STEPS)
+    every = ctx.budget(QUICK_EVERY, FULL_EVERY)
+    w1_samples = ctx.budget(250, 1000)  # exact OT on 1000 points takes ~1 s, once per seed and recipe
+    r: dict = {"datasets": {}, "summary": {},
+               "settings": {"seeds": seeds, "steps": steps, "log_every": every, "recipes": list(MODELS),
+                            "final_samples": FINAL_SAMPLES, "w1_samples": w1_samples, "training": TRAINING,
+                            "networks": "gankit vector defaults (MLP 128x3, z 8, batch 256, EMA 0.999)"}}
+    jobs = [(model, data, seeds, steps[model], every, w1_samples) for data in datasets for model in MODELS]
     with tempfile.TemporaryDirectory(prefix="gankit-mode-collapse-") as root:
-        outcomes = dict(zip(jobs, _train_all(ctx, jobs, root)))
+        outcomes = {(job[0], job[1]): done for job, done in zip(jobs, _train_all(ctx, jobs, root))}
+    # The training runs' own CPU time: in worker processes it is not in the record's ``cpu_seconds``.
+    r["job_cpu_seconds"] = {f"{model}/{data}": round(done["cpu_seconds"], 2) for (model, data), done in outcomes.items()}
+    r["jobs_cpu_seconds"] = round(sum(done["cpu_seconds"] for done in outcomes.values()), 2)
     samples: dict = {}
     for data in datasets:
-        r["datasets"][data], samples[data] = {}, {}
+        r["datasets"][data], r["summary"][data], samples[data] = {}, {}, {}
         for model in MODELS:
-            runs = [outcomes[(model, data, seed, steps, every)] for seed in seeds]
+            runs = outcomes[(model, data)]["runs"]
             samples[data][model] = runs[0]["samples"]
+            final = {k: [run["final"][k] for run in runs] for k in runs[0]["final"]}
             r["datasets"][data][model] = {
                 "seeds": seeds,
                 "steps": runs[0]["steps"],
                 "modes": [run["modes"] for run in runs],
                 "hq_fraction": [run["hq_fraction"] for run in runs],
-                "final": {k: [run["final"][k] for run in runs] for k in runs[0]["final"]},
+                "final": final,
             }
+            r["summary"][data][model] = {k: mean_and_standard_error(v) for k, v in final.items()}
     mean_modes = {d: {m: float(np.mean(v["final"]["modes"])) for m, v in r["datasets"][d].items()} for d in datasets}
     r["mean_final_modes"] = mean_modes
     checks = {}
