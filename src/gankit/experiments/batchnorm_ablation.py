@@ -35,14 +35,13 @@ import torch
 
 from gankit.data import build_dataset
 from gankit.experiments import ExperimentContext, make_verdict, register_experiment
-from gankit.experiments._common import model_seed, new_figure, save_figure
+from gankit.experiments._common import critic_update, model_seed, new_figure, save_figure
 from gankit.grids import make_grid
 from gankit.losses import get_loss
 from gankit.metrics.features import extract_features, get_feature_net
 from gankit.metrics.frechet import fid_from_features
 from gankit.metrics.stats_cache import real_features
 from gankit.nets import build_networks, sample_latent
-from gankit.penalties import gradient_penalty
 from gankit.recipes import resolve_config
 from gankit.training.loop import make_optimizer
 
@@ -101,22 +100,14 @@ def _train(ctx: ExperimentContext, setting: str, data, net, real: torch.Tensor, 
         if step == steps:
             break
         for _ in range(config.train.n_critic):
-            real_batch = data.sample(batch, rng)[0]
-            with torch.no_grad():
-                fake = G(sample_latent(batch, G.z_dim, rng, ctx.device))
-            loss_d = loss.discriminator(D(real_batch), D(fake))
-            if config.loss.gp_weight > 0:
-                loss_d = loss_d + gradient_penalty(D, real_batch, fake, weight=config.loss.gp_weight, generator=rng)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            loss_d = critic_update(D, G, data, loss, config.loss.gp_weight, opt_d, batch, rng, ctx.device)
         D.requires_grad_(False)
         loss_g = loss.generator(D(G(sample_latent(batch, G.z_dim, rng, ctx.device))))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         D.requires_grad_(True)
         opt_g.step()
-        totals += torch.stack([loss_d.detach(), loss_g.detach()])
+        totals += torch.stack([loss_d, loss_g.detach()])
     out["fid_final"] = out["fid"][-1]
     out["seconds"] = round(time.perf_counter() - started, 1)
     out["cpu_seconds"] = round(time.process_time() - cpu_started, 1)

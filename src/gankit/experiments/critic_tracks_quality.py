@@ -53,11 +53,10 @@ from scipy.stats import spearmanr
 
 from gankit.data import build_dataset
 from gankit.experiments import ExperimentContext, make_verdict, register_experiment
-from gankit.experiments._common import model_seed, new_figure, save_figure
+from gankit.experiments._common import critic_update, model_seed, new_figure, save_figure
 from gankit.losses import get_loss
 from gankit.metrics.toy import wasserstein1
 from gankit.nets import build_networks, sample_latent
-from gankit.penalties import gradient_penalty
 from gankit.recipes import resolve_config
 from gankit.training.loop import make_optimizer
 
@@ -99,15 +98,7 @@ def _train(ctx: ExperimentContext, recipe: str, index: int, seed: int, steps: in
 
     def train_d(iterations: int) -> None:
         for _ in range(iterations):
-            real = data.sample(batch, rng)[0]
-            with torch.no_grad():
-                fake = G(sample_latent(batch, G.z_dim, rng, ctx.device))
-            loss_d = loss.discriminator(D(real), D(fake))
-            if config.loss.gp_weight > 0:
-                loss_d = loss_d + gradient_penalty(D, real, fake, weight=config.loss.gp_weight, generator=rng)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            critic_update(D, G, data, loss, config.loss.gp_weight, opt_d, batch, rng, ctx.device)
 
     def log(step: int) -> None:
         with torch.no_grad():
