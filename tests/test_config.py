@@ -9,8 +9,11 @@ from gankit.recipes import RECIPES, resolve_config
 def test_recipes_carry_the_papers_defaults():
     wgan = resolve_config("wgan", "ring8", "vector")
     assert (wgan.loss.name, wgan.loss.clip, wgan.optim.name, wgan.optim.lr_d, wgan.train.n_critic) == ("wgan", 0.01, "rmsprop", 5e-5, 5)
-    gp = resolve_config("wgan-gp", "ring8", "vector")
+    gp = resolve_config("wgan-gp", "mnist", "image")
     assert (gp.loss.gp_weight, gp.optim.name, gp.optim.lr_d, gp.optim.beta1, gp.optim.beta2, gp.train.n_critic) == (10.0, "adam", 1e-4, 0.5, 0.9, 5)
+    # The toy lab's measured setting (see the recipe): only the learning rates and λ differ from the paper.
+    toy = resolve_config("wgan-gp", "ring8", "vector")
+    assert (toy.loss.gp_weight, toy.optim.lr_g, toy.optim.lr_d, toy.optim.beta1, toy.optim.beta2, toy.train.n_critic) == (1.0, 1e-3, 1e-3, 0.5, 0.9, 5)
     gan = resolve_config("gan", "ring8", "vector")
     assert (gan.loss.name, gan.optim.name, gan.optim.momentum) == ("minimax", "sgd", 0.9)
     assert resolve_config("nsgan", "ring8", "vector").loss.name == "nsgan"
