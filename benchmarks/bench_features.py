@@ -17,7 +17,9 @@ to 2048-d pool3 features:
 The machine may be shared, so the variants run interleaved, one batch each per round, and the table
 reports medians of per-round speed-ups (each measured within seconds of its naive batch) as well
 as throughputs. The same images go through every variant, so the run also reports how far each
-variant's features are from the naive ones and what bf16 does to FID.
+variant's features are from the naive ones and what bf16 does to FID. Each variant's achieved FLOP/s
+(Inception's pool3 trunk counted once by ``torch.utils.flop_counter``) is set against the machine's
+measured fp32 matrix-multiply ceiling, which bounds what any fp32 variant can gain over naive.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ from gankit.metrics.features import (  # noqa: E402
     to_uint8_levels,
 )
 from gankit.metrics.frechet import fid_from_features  # noqa: E402
+from gankit.metrics import features as feature_module  # noqa: E402
+
+from bench_training import count_flops, matmul_ceiling  # noqa: E402  (this folder is on sys.path when run as a script)
 
 
 def naive_pipeline():
@@ -102,6 +107,19 @@ def one_thread(run):
     return wrapped
 
 
+def inception_flops_per_image() -> int:
+    """FLOPs of one 299x299 image through the pool3 trunk, counted on the plain (unfused) convolutions."""
+    fused = feature_module._fused_conv_relu_available
+    feature_module._fused_conv_relu_available = lambda dtype: False  # FlopCounterMode does not see oneDNN's fused op
+    try:
+        torchscript, _ = feature_module._load_inception_torchscript(inception_weights_path())
+        trunk = feature_module.inception_eager(torchscript).eval()
+        with torch.no_grad():
+            return count_flops(lambda: trunk(torch.zeros(1, 3, 299, 299)))
+    finally:
+        feature_module._fused_conv_relu_available = fused
+
+
 def load_images(n: int) -> tuple[torch.Tensor, str]:
     try:
         from gankit.data import build_dataset
@@ -153,6 +171,8 @@ def main() -> None:
               + " img/s", flush=True)
     load.append(os.getloadavg()[0])
 
+    flops = inception_flops_per_image()
+    ceiling = matmul_ceiling(torch.device("cpu"))
     feats = {name: torch.cat(chunks) for name, chunks in features.items()}
     half = feats["naive"].shape[0] // 2
     rows = []
@@ -164,21 +184,28 @@ def main() -> None:
             "img_per_s_median": args.batch / statistics.median(seconds[name]),
             "speedup_vs_naive_median": statistics.median(ratios),
             "speedup_vs_naive_min": min(ratios),
+            "flops_per_s": flops * args.batch / statistics.median(seconds[name]),
+            "fraction_of_ceiling": flops * args.batch / statistics.median(seconds[name]) / ceiling,
             "max_abs_feature_diff_vs_naive": diff.max().item(),
             "rel_feature_diff_vs_naive": ((feats[name] - feats["naive"]).norm() / feats["naive"].norm()).item(),
             "fid_first_vs_second_half": fid_from_features(feats[name][:half], feats[name][half:]),
             "fid_vs_naive_same_images": fid_from_features(feats[name], feats["naive"]),
         })
 
-    header = (f"{'variant':<22} {'img/s':>7} {'x naive':>8} {'min x':>6} {'max|df|':>9} {'rel df':>8} "
+    header = (f"{'variant':<22} {'img/s':>7} {'x naive':>8} {'min x':>6} {'GFLOP/s':>8} {'ceil%':>6} {'max|df|':>9} {'rel df':>8} "
               f"{'FID(A,B)':>9} {'FID(v,naive)':>12}")
     print(f"\n{len(images)} {source} images, batch {args.batch}, {args.rounds} rounds, "
           f"{torch.get_num_threads()} threads, load average {load[0]:.1f} -> {load[1]:.1f}")
     print(header)
     for r in rows:
         print(f"{r['variant']:<22} {r['img_per_s_median']:7.2f} {r['speedup_vs_naive_median']:8.2f} "
-              f"{r['speedup_vs_naive_min']:6.2f} {r['max_abs_feature_diff_vs_naive']:9.2e} "
+              f"{r['speedup_vs_naive_min']:6.2f} {r['flops_per_s'] / 1e9:8.1f} {100 * r['fraction_of_ceiling']:5.0f}% "
+              f"{r['max_abs_feature_diff_vs_naive']:9.2e} "
               f"{r['rel_feature_diff_vs_naive']:8.1e} {r['fid_first_vs_second_half']:9.3f} {r['fid_vs_naive_same_images']:12.2e}")
+
+    naive_flops = rows[0]["flops_per_s"]
+    print(f"\nInception pool3: {flops / 1e9:.2f} GFLOP per image; matmul ceiling {ceiling / 1e9:.1f} GFLOP/s, "
+          f"i.e. at most {ceiling / naive_flops:.2f}x naive for any fp32 variant on this machine")
 
     result = {
         "benchmark": "inception feature extraction (CPU)",
@@ -190,6 +217,9 @@ def main() -> None:
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_average_start_end": load,
+        "flops_per_image": flops,
+        "matmul_ceiling_flops": ceiling,
+        "ceiling_speedup_vs_naive": ceiling / naive_flops,
         "note": "speed-ups are medians of per-round ratios (variants interleaved); FID(A,B) is between the "
                 "first and second half of the images, FID(v,naive) between a variant's and naive features of the same images",
         "variants": rows,

@@ -7,6 +7,7 @@ whole input has been checked.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -424,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `gankit eval DIR | head`: the reader left; stop quietly as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the interpreter's final flush cannot fail
+        return 141
     return code if isinstance(code, int) else 0
 
 
