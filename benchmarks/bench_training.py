@@ -187,9 +187,13 @@ def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float]:
 
 
 def time_to_quality(device: torch.device, workdir: Path, hq: float = 0.9) -> dict:
-    """Seconds of training until WGAN-GP (defaults) on ring8 shows 8/8 modes and >= hq high-quality samples."""
+    """Seconds of training until WGAN-GP on ring8 shows 8/8 modes and >= hq high-quality samples.
+
+    The recipe's toy settings with the toy lab's 4000-step schedule: the recipe's own default, 3000 steps,
+    keeps a run under two minutes and ends near 87% (seed 0), below the 90% asked for here.
+    """
     config = resolve_config("wgan-gp", "ring8", "vector", {"train.sample_every": 250, "train.log_every": 250,
-                                                           "train.device": str(device)})
+                                                           "train.steps": 4000, "train.device": str(device)})
     run = workdir / "time-to-quality"
     train(config, run, progress=False)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
