@@ -27,13 +27,13 @@ def _train(args: argparse.Namespace) -> None:
 
     from gankit.config import load_config_file, parse_assignments
     from gankit.data import _is_folder, dataset_kind, dataset_names
-    from gankit.data.paired import TASKS, is_translation_data
+    from gankit.data.paired import is_translation_data
+    from gankit.data.translation_tasks import TASKS
     from gankit.recipes import get_recipe, resolve_config
     from gankit.training.loop import train
     from gankit.training.run_dir import RunDir, next_run_dir
-    from gankit.training.translation import (
-        DEFAULT_TASKS, TRANSLATION_RECIPES, is_translation_recipe, resolve_translation_config, train_translation,
-    )
+    from gankit.training.translation import train_translation
+    from gankit.training.translation_config import DEFAULT_TASKS, TRANSLATION_RECIPES, is_translation_recipe, resolve_translation_config
 
     if args.resume:
         run = RunDir(Path(args.resume))
@@ -198,7 +198,7 @@ def _recipes(args: argparse.Namespace) -> None:
 
 def _datasets(args: argparse.Namespace) -> None:
     from gankit.data import dataset_info, dataset_names
-    from gankit.data.paired import TASKS
+    from gankit.data.translation_tasks import TASKS
 
     rows = [[n, dataset_info(n).kind, dataset_info(n).description] for n in dataset_names()]
     # Two-domain data for pix2pix / CycleGAN (not in the GAN registry: no single data set to sample).

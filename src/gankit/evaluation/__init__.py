@@ -59,7 +59,7 @@ def evaluate_run(
         raise GankitError(f"--n must be positive, got {n}")
     progress = sys.stderr.isatty() if progress is None else progress
     generator_info = _generator_info(run)
-    from gankit.training.translation import is_translation_recipe
+    from gankit.training.translation_config import is_translation_recipe
 
     if is_translation_recipe(config.recipe):
         result = _evaluate_translation(run, metrics, n, features, device, generator_info, real_split)

@@ -26,6 +26,10 @@ The run directory is the unconditional loop's (``config.json``, ``run.json``, ``
 (``G_AB``, and ``G_BA`` for CycleGAN), which is all :func:`gankit.translate.translate` needs. There is
 no weight average (EMA): the papers have none. Randomness comes from one seeded ``torch.Generator`` (data,
 pools, jitter) and torch's global RNG (dropout), both saved in checkpoints, so resuming is exact.
+
+The loss terms are in :mod:`gankit.translation_losses`, the networks in
+:mod:`gankit.training.translation_models`, the recipes' task defaults and config checks in
+:mod:`gankit.training.translation_config`; this module holds the loop and what it logs.
 """
 
 from __future__ import annotations
@@ -33,30 +37,38 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.config import Config, ModelConfig
+from gankit.config import Config
 from gankit.data.paired import TranslationData, build_translation_data
 from gankit.errors import GankitError
 from gankit.grids import save_grid
-from gankit.losses import least_squares_discriminator_loss, least_squares_generator_loss, minimax_discriminator_loss, modified_generator_loss
-from gankit.nets.patchgan import PatchGANDiscriminator, check_patchgan_input
-from gankit.nets.resnet_gen import ResnetGenerator, default_res_blocks
-from gankit.nets.unet import UNetGenerator
 from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from gankit.training.image_pool import ImagePool
 from gankit.training.loop import TrainingStopped, make_optimizer, resolve_device
 from gankit.training.run_dir import RunDir
 from gankit.training.signals import GracefulStop
+from gankit.training.translation_config import (
+    DEFAULT_TASKS,
+    TASK_DEFAULTS,
+    TRANSLATION_RECIPES,
+    check_translation_config,
+    check_translation_recipe,
+    is_translation_recipe,
+    resolve_translation_config,
+)
+from gankit.training.translation_models import build_generator, build_translation_models, generator_arch, generator_names
+from gankit.translation_losses import AdversarialLoss, adversarial_loss, cyclegan_generator_loss, pix2pix_generator_loss
 
 __all__ = [
+    "train_translation",
+    "TranslationResult",
+    "lr_factor",
+    # Re-exported from their own modules (named above), where they used to live:
     "TRANSLATION_RECIPES",
     "TASK_DEFAULTS",
     "DEFAULT_TASKS",
@@ -66,120 +78,18 @@ __all__ = [
     "adversarial_loss",
     "pix2pix_generator_loss",
     "cyclegan_generator_loss",
-    "lr_factor",
     "generator_names",
     "build_generator",
     "build_translation_models",
-    "train_translation",
-    "TranslationResult",
 ]
 
-TRANSLATION_RECIPES = {"pix2pix": "paired", "cyclegan": "cycle"}
 SNAPSHOT_EXAMPLES = 8
 EVAL_BATCH = 256
 
-# What depends on the shipped task rather than the paper: sizes and lengths that train on a CPU in
-# minutes (see docs/translation.md for the measurements). Paper-sized nets: --set model.g_hidden=64 ...
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "edges2fashion": {"data.batch_size": 16, "model.g_hidden": 32, "model.d_hidden": 32, "train.steps": 1000},
-    "gray2color": {"data.batch_size": 16, "model.g_hidden": 32, "model.d_hidden": 32, "train.steps": 1000},
-    "mnist2fashion": {"data.batch_size": 8, "model.g_hidden": 16, "model.d_hidden": 32, "train.steps": 600},
-}
-# The data `gankit train RECIPE` uses when no --data is given.
-DEFAULT_TASKS = {"pix2pix": "edges2fashion", "cyclegan": "mnist2fashion"}
-_CADENCE = {"train.log_every": 50, "train.sample_every": 250, "train.checkpoint_every": 500, "train.eval_samples": 1000}
-
-
-def is_translation_recipe(name: str) -> bool:
-    """Whether recipe ``name`` trains with :func:`train_translation` (pix2pix, CycleGAN) rather than the GAN loop."""
-    return name in TRANSLATION_RECIPES
-
-
-def resolve_translation_config(recipe: str, data: str, overrides: dict[str, Any] | None = None) -> Config:
-    """The config for ``recipe`` on translation data ``data``: recipe < the shipped task's CPU-sized defaults < overrides."""
-    from gankit.data.paired import _parse
-    from gankit.recipes import resolve_config
-
-    if not is_translation_recipe(recipe):
-        raise GankitError(f"recipe {recipe!r} is not a translation recipe ({', '.join(TRANSLATION_RECIPES)})")
-    _parse(data)  # a one-line error for a malformed data name, before anything else
-    layered = {**_CADENCE, **TASK_DEFAULTS.get(data.strip(), {}), **(overrides or {})}
-    config = resolve_config(recipe, data.strip(), "image", layered)
-    check_translation_config(config)
-    return config
-
 
 # ----------------------------------------------------------------------------------------------
-# Losses
+# Learning-rate schedule
 # ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AdversarialLoss:
-    """``discriminator(real_scores, fake_scores)`` (already halved) and ``generator(fake_scores)``, both minimised."""
-
-    name: str
-    discriminator: Callable[[Tensor, Tensor], Tensor]
-    generator: Callable[[Tensor], Tensor]
-
-
-def adversarial_loss(name: str, lsgan_a: float = 0.0, lsgan_b: float = 1.0, lsgan_c: float = 1.0) -> AdversarialLoss:
-    """The adversarial terms of the translation papers, on raw PatchGAN scores (mean over patches and batch).
-
-    - ``nsgan`` (pix2pix): ``L_D = ½ [softplus(−D(x, y)) + softplus(D(x, ŷ))]`` (half the binary cross-entropy),
-      ``L_G = softplus(−D(x, ŷ)) = −log σ(D(x, ŷ))``.
-    - ``lsgan`` (CycleGAN, Mao et al. 2017): ``L_D = ½ E[(D(y) − b)²] + ½ E[(D(ŷ) − a)²]``,
-      ``L_G = E[(D(ŷ) − c)²]`` (no ½: CycleGAN's λ = 10 is relative to this), a=0, b=c=1.
-    """
-    if name == "nsgan":
-        return AdversarialLoss(name, lambda real, fake: 0.5 * minimax_discriminator_loss(real, fake), modified_generator_loss)
-    if name == "lsgan":
-        return AdversarialLoss(
-            name,
-            lambda real, fake: least_squares_discriminator_loss(real, fake, a=lsgan_a, b=lsgan_b),
-            lambda fake: 2.0 * least_squares_generator_loss(fake, c=lsgan_c),
-        )
-    raise GankitError(f"config key 'loss.name': translation recipes use 'nsgan' (pix2pix) or 'lsgan' (CycleGAN), got {name!r}")
-
-
-def pix2pix_generator_loss(fake_scores: Tensor, fake_b: Tensor, real_b: Tensor, adversarial: AdversarialLoss, l1_weight: float) -> dict[str, Tensor]:
-    """``{"adv": ℓ_G(D(a, b̂)), "l1": E|b − b̂|, "total": adv + λ·l1}`` (Isola et al. 2017, Eq. 4)."""
-    adv = adversarial.generator(fake_scores)
-    l1 = (real_b - fake_b).abs().mean()
-    return {"adv": adv, "l1": l1, "total": adv + l1_weight * l1}
-
-
-def cyclegan_generator_loss(
-    scores_fake_b: Tensor,
-    scores_fake_a: Tensor,
-    real_a: Tensor,
-    cycled_a: Tensor,
-    real_b: Tensor,
-    cycled_b: Tensor,
-    adversarial: AdversarialLoss,
-    cycle_weight: float,
-    identity_weight: float = 0.0,
-    same_b: Tensor | None = None,
-    same_a: Tensor | None = None,
-) -> dict[str, Tensor]:
-    """The CycleGAN objective for G: A -> B and F: B -> A (Zhu et al. 2017, Eqs. 2-3 and Sec. 5.2).
-
-    ``adv = ℓ_G(D_B(G(a))) + ℓ_G(D_A(F(b)))``; ``cycle = E|F(G(a)) − a| + E|G(F(b)) − b|`` (L1);
-    ``identity = E|G(b) − b| + E|F(a) − a|`` (``same_b = G(b)``, ``same_a = F(a)``; skipped when
-    ``identity_weight`` is 0); ``total = adv + λ·cycle + λ_id·λ·identity``.
-    """
-    adv = adversarial.generator(scores_fake_b) + adversarial.generator(scores_fake_a)
-    cycle = (cycled_a - real_a).abs().mean() + (cycled_b - real_b).abs().mean()
-    total = adv + cycle_weight * cycle
-    terms = {"adv": adv, "cycle": cycle}
-    if identity_weight > 0:
-        if same_a is None or same_b is None:
-            raise ValueError("identity_weight > 0 needs same_b = G(b) and same_a = F(a)")
-        identity = (same_b - real_b).abs().mean() + (same_a - real_a).abs().mean()
-        total = total + identity_weight * cycle_weight * identity
-        terms["identity"] = identity
-    terms["total"] = total
-    return terms
 
 
 def lr_factor(step: int, steps: int, decay: str, decay_start: float) -> float:
@@ -191,68 +101,6 @@ def lr_factor(step: int, steps: int, decay: str, decay_start: float) -> float:
     if step <= start:
         return 1.0
     return max(0.0, 1.0 - (step - start) / max(steps - start, 1))
-
-
-# ----------------------------------------------------------------------------------------------
-# Networks
-# ----------------------------------------------------------------------------------------------
-
-
-def generator_names(direction: str) -> tuple[str, str]:
-    """``(forward, backward)`` generator names for ``data.direction``: ``("G_AB", "G_BA")`` or the reverse."""
-    return ("G_AB", "G_BA") if direction == "AtoB" else ("G_BA", "G_AB")
-
-
-def _arch(model: ModelConfig, recipe: str) -> str:
-    arch = {"auto": "unet" if recipe == "pix2pix" else "resnet"}.get(model.arch, model.arch)
-    if arch not in ("unet", "resnet"):
-        raise GankitError(f"config key 'model.arch': translation generators are 'unet' or 'resnet', got {model.arch!r}")
-    return arch
-
-
-def build_generator(model: ModelConfig, recipe: str, in_shape: tuple[int, ...], out_channels: int) -> nn.Module:
-    """The generator named by ``model.arch`` (``unet``, pix2pix's; ``resnet``, CycleGAN's; ``auto`` = the recipe's)."""
-    channels, size = in_shape[0], in_shape[-1]
-    if _arch(model, recipe) == "unet":
-        return UNetGenerator(channels, out_channels, size, model.g_hidden, model.norm)
-    blocks = model.res_blocks or default_res_blocks(size)
-    return ResnetGenerator(channels, out_channels, model.g_hidden, blocks, model.norm)
-
-
-@dataclass
-class TranslationResult:
-    run_dir: Path
-    steps: int
-    seconds: float
-    last_record: dict  # the last logged metrics (losses, held-out L1 / cycle L1, steps_per_s)
-    generators: nn.ModuleDict  # "G_AB" (and "G_BA"), trained
-    discriminators: nn.ModuleDict
-
-
-@dataclass
-class TranslationModels:
-    generators: nn.ModuleDict  # "G_AB" (and "G_BA"): what generator.safetensors holds
-    discriminators: nn.ModuleDict  # pix2pix: the pair critic under the target's name; CycleGAN: "D_A", "D_B"
-
-
-def build_translation_models(config: Config, shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> TranslationModels:
-    """G (and F) and the PatchGAN(s) for ``config``, on the CPU, initialised from ``torch``'s global RNG."""
-    m, recipe = config.model, config.recipe
-    forward, backward = generator_names(config.data.direction)
-    source, target = (shape_a, shape_b) if config.data.direction == "AtoB" else (shape_b, shape_a)
-    check_patchgan_input(target[-1], m.d_layers)
-    generators = nn.ModuleDict({forward: build_generator(m, recipe, source, target[0])})
-    target_d, source_d = ("D_B", "D_A") if config.data.direction == "AtoB" else ("D_A", "D_B")
-    if TRANSLATION_RECIPES[recipe] == "paired":
-        # Conditional D: it sees the input and the (real or generated) output stacked along channels.
-        discriminators = nn.ModuleDict({target_d: PatchGANDiscriminator(source[0] + target[0], m.d_hidden, m.d_layers, m.norm)})
-    else:
-        generators[backward] = build_generator(m, recipe, target, source[0])
-        discriminators = nn.ModuleDict({
-            target_d: PatchGANDiscriminator(target[0], m.d_hidden, m.d_layers, m.norm),
-            source_d: PatchGANDiscriminator(source[0], m.d_hidden, m.d_layers, m.norm),
-        })  # fmt: skip
-    return TranslationModels(generators, discriminators)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,23 +155,14 @@ def write_translation_snapshot(path: Path, generators: nn.ModuleDict, direction:
 # ----------------------------------------------------------------------------------------------
 
 
-# Keys of the GAN loop the translation loop has no use for: refuse them rather than ignore them silently.
-_UNSUPPORTED = {
-    "train.n_critic": lambda c: c.train.n_critic != 1,
-    "train.ema": lambda c: c.train.ema > 0,
-    "loss.gp_weight": lambda c: c.loss.gp_weight > 0,
-    "loss.clip": lambda c: c.loss.clip > 0,
-    "loss.instance_noise": lambda c: c.loss.instance_noise > 0,
-    "model.spectral_norm": lambda c: c.model.spectral_norm,
-    "model.conditional": lambda c: c.model.conditional,
-}
-
-
-def check_translation_config(config: Config) -> None:
-    """GankitError naming the first key set to something pix2pix/CycleGAN training does not do."""
-    for key, is_set in _UNSUPPORTED.items():
-        if is_set(config):
-            raise GankitError(f"config key {key!r} is not supported by the translation recipes (pix2pix, cyclegan)")
+@dataclass
+class TranslationResult:
+    run_dir: Path
+    steps: int
+    seconds: float
+    last_record: dict  # the last logged metrics (losses, held-out L1 / cycle L1, steps_per_s)
+    generators: nn.ModuleDict  # "G_AB" (and "G_BA"), trained
+    discriminators: nn.ModuleDict
 
 
 def _load_data(config: Config, device: torch.device, split: str) -> TranslationData:
@@ -333,8 +172,7 @@ def _load_data(config: Config, device: torch.device, split: str) -> TranslationD
 
 def train_translation(config: Config, run_dir: str | Path, resume: bool = False, progress: bool | None = None) -> TranslationResult:
     """Train a pix2pix or CycleGAN ``config`` into ``run_dir`` (created, or continued from its last checkpoint)."""
-    if not is_translation_recipe(config.recipe):
-        raise GankitError(f"recipe {config.recipe!r} is not a translation recipe ({', '.join(TRANSLATION_RECIPES)})")
+    check_translation_recipe(config.recipe)
     check_translation_config(config)
     cycle = TRANSLATION_RECIPES[config.recipe] == "cycle"
     run = RunDir(Path(run_dir))
@@ -433,7 +271,7 @@ def train_translation(config: Config, run_dir: str | Path, resume: bool = False,
     else:
         run.create(config, {
             "task": config.recipe, "shape_a": list(data.shape_a), "shape_b": list(data.shape_b), "paired": data.paired,
-            "direction": config.data.direction, "arch": _arch(config.model, config.recipe), "generators": sorted(generators.keys()),
+            "direction": config.data.direction, "arch": generator_arch(config.model, config.recipe), "generators": sorted(generators.keys()),
         })  # fmt: skip
 
     show_progress = sys.stderr.isatty() if progress is None else progress
