@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--no-images", dest="images", action="store_false", help="skip the MNIST DCGAN stage")
-    p.add_argument("--image-steps", type=int, help="steps of the MNIST DCGAN stage (default 600)")
+    p.add_argument("--image-steps", type=int, help="steps of the MNIST DCGAN stage (default 1200)")
     p.set_defaults(func=_demo)
 
     for name, subparser in sub.choices.items():

@@ -152,7 +152,10 @@ _RECIPES: list[Recipe] = [
         "DCGAN: transposed-conv G / strided-conv D, batch norm in both, non-saturating loss",
         "Radford, Metz & Chintala 2016 (Adam 2e-4, beta1 0.5)",
         {"model.arch": "dcgan", "loss.name": "nsgan", **_ADAM_DCGAN},
-        {"image": {"model.g_batchnorm": True, "model.d_batchnorm": True}},
+        # Batches of 32 (the paper: 128): on MNIST the digits' sharpness follows the number of steps more
+        # than the batch (classifier confidence 0.893 after 4000 steps of 64, 0.895 after 4000 of 32, 0.886
+        # after 2500 of 128), so for the same CPU time 8000 steps of 32 beat 4000 of 64 (0.911 vs 0.893).
+        {"image": {"model.g_batchnorm": True, "model.d_batchnorm": True, "data.batch_size": 32, "train.steps": 8000}},
     ),
     Recipe(
         "cgan",
