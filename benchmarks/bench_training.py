@@ -8,6 +8,10 @@ loss and optimiser for the same number of generator steps, one after the other i
 * plain: the way common reference implementations are written: a ``DataLoader`` over a
   ``TensorDataset``, ``.item()`` on the losses every step for logging, nothing frozen.
 
+The "10 seeds" cases are a seed study (PacGAN's 10 trials): gankit trains the ten seeds as one batched
+model (``gankit sweep``, :mod:`gankit.nets.ensemble`), the plain loop trains them one after another;
+both rates count single-seed generator steps.
+
 Reported per case: steps/s of both and their ratio, achieved FLOP/s of gankit's step (counted with
 ``torch.utils.flop_counter``) against the machine's measured matrix-multiply ceiling, and peak memory
 (CUDA: max allocated; CPU: the process's peak resident set, which only grows). Also: time to quality,
@@ -39,6 +43,7 @@ from gankit.data import build_from_config
 from gankit.losses import get_loss
 from gankit.penalties import gradient_penalty
 from gankit.recipes import resolve_config
+from gankit.sweep import seed_ensemble
 from gankit.training.loop import build_models, make_optimizer, train
 
 
@@ -50,6 +55,7 @@ class Case:
     overrides: dict
     steps: int  # timed generator steps
     warmup: int
+    seeds: int = 1  # > 1: gankit trains this many seeds as one batched model (gankit sweep); plain runs them one by one
 
 
 def cases(quick: bool) -> list[Case]:
@@ -60,6 +66,8 @@ def cases(quick: bool) -> list[Case]:
     return [
         Case("toy MLP nsgan (ring8)", "nsgan", "ring8", toy, 600 // scale, 50),
         Case("toy MLP wgan-gp (ring8)", "wgan-gp", "ring8", toy, 200 // scale, 20),
+        Case("toy MLP nsgan, 10 seeds (ring8)", "nsgan", "ring8", toy, 200 // scale, 20, seeds=10),
+        Case("toy MLP wgan-gp, 10 seeds (ring8)", "wgan-gp", "ring8", toy, 60 // scale, 6, seeds=10),
         Case("DCGAN 28px nsgan (MNIST)", "dcgan", "mnist", mnist, 40 // scale, 5),
         Case("DCGAN 28px wgan-gp (MNIST)", "wgan-gp", "mnist", mnist, 12 // scale, 2),
         Case("DCGAN 64px nsgan (MNIST@64)", "dcgan", "mnist", mnist64, 8 // min(scale, 2), 2),
@@ -114,6 +122,7 @@ def matmul_ceiling(device: torch.device, n: int = 2048, repeats: int = 10) -> fl
 
 
 def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path) -> float:
+    """Generator steps per second of gankit's loop (single-seed steps: an S-seed ensemble counts S per step)."""
     total = case.warmup + case.steps
     overrides = {**case.overrides, "train.steps": total, "train.log_every": case.warmup, "train.device": str(device),
                  "train.sample_every": total, "train.checkpoint_every": total, "train.eval_samples": 64}
@@ -121,10 +130,15 @@ def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path) -> float
         overrides["train.log_every"] = total
     config = resolve_config(case.recipe, case.data, "image" if case.data == "mnist" else "vector", overrides)
     run = workdir / f"gankit-{abs(hash(case.name))}"
-    train(config, run, progress=False)
+    networks = None
+    if case.seeds > 1:
+        shape = build_from_config(config.data, "cpu").shape
+        networks = seed_ensemble(config.model, shape, list(range(case.seeds)))
+    train(config, run, progress=False, networks=networks)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     # The last interval spans the timed steps only: set-up and warm-up are in the first.
-    return records[-1]["steps_per_s"]
+    # Per member: S seeds advancing together make S steps of single-seed training.
+    return records[-1]["steps_per_s"] * case.seeds
 
 
 def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float]:
@@ -180,10 +194,11 @@ def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float]:
     flops = count_flops(step)
     sync(device)
     started = time.perf_counter()
-    for _ in range(case.steps):
+    steps = case.steps * case.seeds  # S seeds run one after another: the same work as the ensemble's
+    for _ in range(steps):
         step()
     sync(device)
-    return case.steps / (time.perf_counter() - started), flops
+    return steps / (time.perf_counter() - started), flops
 
 
 def time_to_quality(device: torch.device, workdir: Path, hq: float = 0.9) -> dict:

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
+from gankit.config import ModelConfig
 from gankit.data import build_from_config, dataset_kind
 from gankit.errors import GankitError
 from gankit.evaluation import evaluate_run
@@ -67,6 +69,23 @@ def mean_and_standard_error(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(finite), "se": se, "n": len(finite)}
 
 
+def seed_members(model: ModelConfig, shape: tuple[int, ...], seeds: list[int]) -> tuple[list[nn.Module], list[nn.Module]]:
+    """One freshly initialised (G, D) per seed, each with the weights a single run with that seed starts from."""
+    generators, critics = [], []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        g, d = build_networks(model, shape, 0)
+        generators.append(g)
+        critics.append(d)
+    return generators, critics
+
+
+def seed_ensemble(model: ModelConfig, shape: tuple[int, ...], seeds: list[int]) -> tuple[EnsembleGenerator, EnsembleDiscriminator]:
+    """The members of :func:`seed_members` stacked into one batched (G, D) for :func:`gankit.training.loop.train`."""
+    generators, critics = seed_members(model, shape, seeds)
+    return EnsembleGenerator(generators), EnsembleDiscriminator(critics)
+
+
 def run_sweep(recipe: str, data: str, seeds: list[int], out: str | Path, overrides: dict[str, Any] | None = None,
               progress: bool | None = None) -> SweepResult:
     out = Path(out)
@@ -79,19 +98,8 @@ def run_sweep(recipe: str, data: str, seeds: list[int], out: str | Path, overrid
         raise GankitError("gankit sweep: batch norm and spectral norm do not separate over seeds; turn them off")
     shape = build_from_config(config.data, "cpu").shape
 
-    def members() -> tuple[list, list]:
-        generators, critics = [], []
-        for seed in seeds:
-            torch.manual_seed(seed)  # the same initial weights as a single run with this seed
-            g, d = build_networks(config.model, shape, 0)
-            generators.append(g)
-            critics.append(d)
-        return generators, critics
-
-    generators, critics = members()
-    result = train(config, out / "ensemble", progress=progress,
-                   networks=(EnsembleGenerator(generators), EnsembleDiscriminator(critics)))
-    trained = result.sampler.cpu().unstack_into(members()[0])
+    result = train(config, out / "ensemble", progress=progress, networks=seed_ensemble(config.model, shape, seeds))
+    trained = result.sampler.cpu().unstack_into(seed_members(config.model, shape, seeds)[0])
 
     per_seed = []
     for seed, generator in zip(seeds, trained):
