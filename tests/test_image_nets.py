@@ -94,6 +94,40 @@ def test_projection_discriminator_adds_the_inner_product():
 # ---------------------------------------------------------------- InfoGAN
 
 
+@pytest.mark.parametrize("size", [28, 32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_infogan_fc_nets_at_every_size(size, channels):
+    torch.manual_seed(0)
+    G, D = build_networks(tiny("infogan", info_body="fc", d_batchnorm=True), (channels, size, size), 0)
+    x = G(torch.randn(5, G.z_dim))
+    assert x.shape == (5, channels, size, size) and x.abs().max() <= 1
+    logits, means = D.predict_codes(x)
+    assert D(x).shape == (5,) and logits.shape == (5, 10) and means.shape == (5, 2)
+
+
+def test_infogan_fc_nets_are_the_papers_mnist_nets():
+    """Chen et al. 2016, Table 1 at h = 64: G FC 1024, FC 7x7x128, upconv 64, upconv 1; D conv 64, conv 128, FC 1024."""
+    model = ModelConfig(arch="infogan", z_dim=62, g_hidden=64, d_hidden=64, g_batchnorm=True, d_batchnorm=True, info_body="fc")
+    G, D = build_networks(model, (1, 28, 28), 0)
+
+    def widths(module, kind):
+        return [m.out_features if kind is nn.Linear else m.out_channels for m in module.modules() if isinstance(m, kind)]
+
+    assert widths(G, nn.Linear) == [1024, 7 * 7 * 128] and widths(G, nn.ConvTranspose2d) == [64, 1]
+    assert G.net.net[0].in_features == 62 + 10 + 2  # noise, one-hot category, continuous codes
+    assert widths(D.base, nn.Conv2d) == [64, 128] and widths(D.base, nn.Linear) == [1024, 1]
+    assert widths(D.q, nn.Linear) == [128, 12] and isinstance(D.q[1], nn.BatchNorm1d)  # FC.128-batchnorm-lRELU-FC
+    batchnorms = [m for m in [*G.modules(), *D.base.modules()] if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    assert len(batchnorms) == 3 + 2  # every G layer but the last; D's second conv and its FC
+    G, D = build_networks(ModelConfig(**{**model.__dict__, "g_batchnorm": False, "d_batchnorm": False}), (1, 28, 28), 0)
+    assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in [*G.modules(), *D.modules()])
+
+
+def test_infogan_fc_nets_refuse_sizes_they_cannot_halve_twice():
+    with pytest.raises(GankitError, match="divisible by 4"):
+        build_networks(tiny("infogan", info_body="fc"), (1, 30, 30), 0)
+
+
 def test_codes_from_normal_latents_follow_the_papers_prior():
     codes = LatentCodes(noise_dim=3, categories=10, continuous=2)
     z = torch.randn(50_000, codes.z_dim, generator=torch.Generator().manual_seed(0))
@@ -118,9 +152,10 @@ def test_with_codes_writes_codes_that_split_reads_back():
         codes.with_codes(z, categorical=10)
 
 
-def test_infogan_codes_control_the_output():
+@pytest.mark.parametrize("body", ["dcgan", "fc"])
+def test_infogan_codes_control_the_output(body):
     torch.manual_seed(0)
-    G, D = build_networks(tiny("infogan", info_categorical=10, info_continuous=2), (1, 28, 28), 10)
+    G, D = build_networks(tiny("infogan", info_categorical=10, info_continuous=2, info_body=body), (1, 28, 28), 10)
     G.eval()
     assert G.z_dim == 8 + 1 + 2 and G.num_classes == 0
     z = torch.randn(1, G.z_dim).repeat(10, 1)
@@ -136,9 +171,10 @@ def test_infogan_codes_control_the_output():
     assert torch.equal(G(z2), G(z3))
 
 
-def test_infogan_auxiliary_loss_is_the_papers_formula():
+@pytest.mark.parametrize("body", ["dcgan", "fc"])
+def test_infogan_auxiliary_loss_is_the_papers_formula(body):
     torch.manual_seed(0)
-    G, D = build_networks(tiny("infogan", info_weight=1.0, info_continuous_weight=0.1), (1, 28, 28), 0)
+    G, D = build_networks(tiny("infogan", info_weight=1.0, info_continuous_weight=0.1, info_body=body), (1, 28, 28), 0)
     z = torch.randn(6, G.z_dim)
     fake = G(z)
     _, categorical, continuous = G.codes.split(z)
@@ -146,12 +182,16 @@ def test_infogan_auxiliary_loss_is_the_papers_formula():
     log_q = torch.log_softmax(logits, 1)[torch.arange(6), categorical]
     expected = -log_q.mean() + 0.1 * 0.5 * ((continuous - means) ** 2).sum(1).mean()
     assert torch.allclose(D.auxiliary_loss(z, fake), expected, atol=1e-6)
+    # What the training loop calls: scores and the term from one pass through D's body.
+    scores, term = D(fake, latent=z)
+    assert torch.allclose(scores, D(fake)) and torch.allclose(term, expected, atol=1e-6)
 
 
-def test_q_head_learns_codes_that_the_images_show():
+@pytest.mark.parametrize("body", ["dcgan", "fc"])
+def test_q_head_learns_codes_that_the_images_show(body):
     """Minimising L_I over Q recovers a code drawn into the image (the bound is usable, not just defined)."""
     torch.manual_seed(0)
-    _, D = build_networks(tiny("infogan", info_categorical=4, info_continuous=0, d_hidden=8), (1, 28, 28), 0)
+    _, D = build_networks(tiny("infogan", info_categorical=4, info_continuous=0, d_hidden=8, info_body=body), (1, 28, 28), 0)
     codes = D.codes
     optimizer = torch.optim.Adam(D.parameters(), lr=3e-3)
 

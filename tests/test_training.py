@@ -130,3 +130,22 @@ def test_divergence_rollback_continues_with_lower_learning_rates(tmp_path, tiny_
     last = records[-1]
     assert last["step"] == 20 and math.isfinite(last["loss_g"])
     assert last["lr_g"] == pytest.approx(config.optim.lr_g * 0.5)
+
+
+def test_cli_resume_with_steps_extends_a_finished_run_and_refuses_other_changes(tmp_path, tiny_overrides, capsys):
+    from gankit.cli import main
+
+    overrides = {**tiny_overrides, "optim.lr_decay": "none"}  # constant learning rates: 20 + 20 steps == 40 steps
+    sets = [arg for key, value in overrides.items() if key != "train.steps" for arg in ("--set", f"{key}={value}")]
+    base = ["train", "nsgan", "--data", "ring8", "--seed", "1", "--no-progress", *sets]
+    assert main([*base, "--steps", "40", "--out", str(tmp_path / "long")]) == 0
+    assert main([*base, "--steps", "20", "--out", str(tmp_path / "short")]) == 0
+    assert main(["train", "--resume", str(tmp_path / "short"), "--no-progress"]) == 0  # finished: nothing to do
+    assert main(["train", "--resume", str(tmp_path / "short"), "--steps", "40", "--no-progress"]) == 0
+    assert "to step 40" in capsys.readouterr().out
+    assert json.loads((tmp_path / "short" / "config.json").read_text())["train"]["steps"] == 40
+    assert _equal(_weights(tmp_path / "short"), _weights(tmp_path / "long"))
+
+    assert main(["train", "--resume", str(tmp_path / "short"), "--seed", "2", "--set", "optim.lr_g=1", "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "--seed, --set cannot change it" in error and "short" in error

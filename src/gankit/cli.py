@@ -25,7 +25,7 @@ def _require_fresh_dir(out: Path, what: str, hint: str = "") -> None:
 def _train(args: argparse.Namespace) -> None:
     import re
 
-    from gankit.config import load_config_file, parse_assignments
+    from gankit.config import apply_overrides, load_config_file, parse_assignments
     from gankit.data import _is_folder, dataset_kind, dataset_names
     from gankit.data.paired import is_translation_data
     from gankit.data.translation_tasks import TASKS
@@ -37,7 +37,16 @@ def _train(args: argparse.Namespace) -> None:
 
     if args.resume:
         run = RunDir(Path(args.resume))
+        fixed = [flag for flag, value in (("RECIPE", args.recipe), ("--data", args.data), ("--seed", args.seed),
+                                          ("--out", args.out), ("--config", args.config), ("--set", args.set)) if value]
+        if fixed:
+            raise GankitError(f"--resume continues {str(run.path)!r} with its own config: {', '.join(fixed)} cannot change it "
+                              "(--steps extends the run, --device moves it)")
         config = run.load_config()
+        changed = {key: value for key, value in (("train.steps", args.steps), ("train.device", args.device)) if value is not None}
+        if changed:
+            apply_overrides(config, changed)
+            run.save_config(config)
         trainer = train_translation if is_translation_recipe(config.recipe) else train
         result = trainer(config, run.path, resume=True, progress=args.progress)
         print(f"resumed {result.run_dir} to step {result.steps} in {result.seconds:.1f}s")
@@ -308,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default runs/NNNNN-RECIPE-DATA-sSEED)")
     p.add_argument("--config", help="YAML/JSON file of config keys")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
-    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint (with --steps N: "
+                   "train on to step N; a linearly decaying learning rate then decays to 0 at N)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="score a run's generator (writes DIR/eval.json), or one image data set against another")

@@ -52,6 +52,7 @@ class ModelConfig:
     info_continuous: int = 2  # InfoGAN: number of continuous codes ~ U(-1, 1)
     info_weight: float = 1.0  # InfoGAN: λ of the categorical mutual-information term
     info_continuous_weight: float = 0.1  # InfoGAN: λ of the continuous terms (smaller, as in Chen et al. 2016)
+    info_body: str = "dcgan"  # InfoGAN nets: dcgan (all-convolutional) | fc (the paper's MNIST nets, with fully connected layers)
     # Translation nets (gankit.nets.unet / resnet_gen / patchgan):
     norm: str = "batch"  # batch (pix2pix) | instance (CycleGAN) | none
     res_blocks: int = 0  # ResNet generator blocks; 0 = auto (9 at >= 256 px, else 6; Zhu et al. 2017)
@@ -147,6 +148,7 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "model.info_continuous": _NON_NEGATIVE,
     "model.info_weight": _NON_NEGATIVE,
     "model.info_continuous_weight": _NON_NEGATIVE,
+    "model.info_body": (lambda v: v in ("dcgan", "fc"), "'dcgan' or 'fc'"),
     "loss.gp_weight": _NON_NEGATIVE,
     "loss.clip": _NON_NEGATIVE,
     "loss.instance_noise": _NON_NEGATIVE,

@@ -137,8 +137,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     noise_steps = config.loss.instance_noise_steps or t.steps
     conditional = G.num_classes > 0
     batch = config.data.batch_size * getattr(G, "ensemble_size", 1)  # an ensemble of S nets takes S batches at once
-    # An extra term both players add to their losses, if D defines one (InfoGAN's λ·L_I(G, Q)).
-    auxiliary = getattr(D, "auxiliary_loss", None)
+    # An extra term both players add to their losses, if D defines one (InfoGAN's λ·L_I(G, Q)): such a D
+    # takes the fakes' latent, D(fake, labels, latent=z), and returns (scores, term) from one forward pass.
+    auxiliary = hasattr(D, "auxiliary_loss")
 
     # Fixed inputs for snapshots, from their own generator so they do not shift the training stream.
     snapshot_rng = torch.Generator(device=device).manual_seed(t.seed + 1_000_003)
@@ -254,9 +255,12 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                 with torch.no_grad():
                     fake = G(z, cond)
                 real_in, fake_in = add_instance_noise(real, sigma, rng), add_instance_noise(fake, sigma, rng)
-                loss_d = loss.discriminator(D_train(real_in, cond), D_train(fake_in, cond))
+                real_score = D_train(real_in, cond)
                 if auxiliary:
-                    loss_d = loss_d + auxiliary(z, fake_in)
+                    fake_score, extra = D_train(fake_in, cond, latent=z)
+                    loss_d = loss.discriminator(real_score, fake_score) + extra
+                else:
+                    loss_d = loss.discriminator(real_score, D_train(fake_in, cond))
                 if config.loss.gp_weight > 0:
                     penalty = gradient_penalty(
                         D, real_in, fake_in, weight=config.loss.gp_weight, one_sided=config.loss.gp_one_sided,
@@ -276,11 +280,12 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             cond = dataset.sample(batch, rng)[1] if conditional else None
             fake = add_instance_noise(G_train(z, cond), sigma, rng)
             D.requires_grad_(False)
-            loss_g = loss.generator(D(fake, cond))
             if auxiliary:
-                extra = auxiliary(z, fake)
-                loss_g = loss_g + extra
+                fake_score, extra = D(fake, cond, latent=z)
+                loss_g = loss.generator(fake_score) + extra
                 totals["auxiliary"] += extra.detach()
+            else:
+                loss_g = loss.generator(D(fake, cond))
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             D.requires_grad_(True)

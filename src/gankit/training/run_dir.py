@@ -82,6 +82,10 @@ class RunDir:
             raise GankitError(f"{str(self.path)!r} is not a gankit run directory (no config.json)")
         return config_from_dict(read_json(self.config_path))
 
+    def save_config(self, config: Config) -> None:
+        """Rewrite config.json (``gankit train --resume DIR --steps N`` extends a run this way)."""
+        write_json(self.config_path, config.to_dict())
+
     def load_meta(self) -> dict[str, Any]:
         return read_json(self.path / "run.json")
 
