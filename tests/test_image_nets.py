@@ -211,6 +211,25 @@ def test_q_head_learns_codes_that_the_images_show(body):
     assert first > 1.2 and loss.item() < 0.1  # from ~log 4 to near 0
 
 
+@pytest.mark.parametrize("q_trains_body", [True, False])
+def test_information_term_reaches_the_shared_body_only_when_asked(q_trains_body):
+    torch.manual_seed(0)
+    G, D = build_networks(tiny("infogan", info_body="fc", info_q_trains_body=q_trains_body), (1, 28, 28), 0)
+    z = torch.randn(8, G.z_dim)
+    with torch.no_grad():
+        fake = G(z)
+    _, term = D(fake, latent=z)  # D's update
+    term.backward()
+    assert all(p.grad is not None for p in D.q.parameters())
+    body_grads = [p.grad for p in D.base.body.parameters()]
+    assert all(g is not None for g in body_grads) if q_trains_body else all(g is None for g in body_grads)
+    # G's update (D frozen): the term's gradient reaches G through the body either way.
+    D.requires_grad_(False)
+    _, term = D(G(z), latent=z)
+    term.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters() if p.dim() > 1)
+
+
 # ---------------------------------------------------------------- SAGAN
 
 

@@ -53,6 +53,7 @@ class ModelConfig:
     info_weight: float = 1.0  # InfoGAN: λ of the categorical mutual-information term
     info_continuous_weight: float = 0.1  # InfoGAN: λ of the continuous terms (smaller, as in Chen et al. 2016)
     info_body: str = "dcgan"  # InfoGAN nets: dcgan (all-convolutional) | fc (the paper's MNIST nets, with fully connected layers)
+    info_q_trains_body: bool = True  # InfoGAN: L_I's gradient also trains D's shared body in D's update (the paper)
     # Translation nets (gankit.nets.unet / resnet_gen / patchgan):
     norm: str = "batch"  # batch (pix2pix) | instance (CycleGAN) | none
     res_blocks: int = 0  # ResNet generator blocks; 0 = auto (9 at >= 256 px, else 6; Zhu et al. 2017)
