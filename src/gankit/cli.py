@@ -22,6 +22,11 @@ def _require_fresh_dir(out: Path, what: str, hint: str = "") -> None:
         raise GankitError(f"{what} {str(out)!r} already exists and is not empty{hint}")
 
 
+def _is_main_process() -> bool:
+    """False on torchrun's ranks > 0, which train alongside rank 0 but leave reporting to it."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _train(args: argparse.Namespace) -> None:
     import re
 
@@ -49,7 +54,8 @@ def _train(args: argparse.Namespace) -> None:
             run.save_config(config)
         trainer = train_translation if is_translation_recipe(config.recipe) else train
         result = trainer(config, run.path, resume=True, progress=args.progress)
-        print(f"resumed {result.run_dir} to step {result.steps} in {result.seconds:.1f}s")
+        if _is_main_process():
+            print(f"resumed {result.run_dir} to step {result.steps} in {result.seconds:.1f}s")
         return
     if not args.recipe:
         raise GankitError("train needs a RECIPE (see `gankit recipes`) or --resume DIR")
@@ -86,7 +92,8 @@ def _train(args: argparse.Namespace) -> None:
     last = result.last_record
     keys = ("loss_d", "loss_g", "modes", "hq_fraction", "heldout_l1", "heldout_cycle_l1_A", "heldout_cycle_l1_B")
     summary = ", ".join(f"{k} {last[k]:.4g}" for k in keys if k in last)
-    print(f"trained {result.run_dir} ({result.steps} steps, {result.seconds:.1f}s): {summary}")
+    if _is_main_process():
+        print(f"trained {result.run_dir} ({result.steps} steps, {result.seconds:.1f}s): {summary}")
 
 
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
