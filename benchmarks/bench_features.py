@@ -44,7 +44,7 @@ from gankit.metrics.features import (  # noqa: E402
     to_uint8_levels,
 )
 from gankit.metrics.frechet import fid_from_features  # noqa: E402
-from gankit.metrics import features as feature_module  # noqa: E402
+from gankit.metrics import inception as inception_module  # noqa: E402
 
 from bench_training import count_flops, matmul_ceiling  # noqa: E402  (this folder is on sys.path when run as a script)
 
@@ -109,15 +109,15 @@ def one_thread(run):
 
 def inception_flops_per_image() -> int:
     """FLOPs of one 299x299 image through the pool3 trunk, counted on the plain (unfused) convolutions."""
-    fused = feature_module._fused_conv_relu_available
-    feature_module._fused_conv_relu_available = lambda dtype: False  # FlopCounterMode does not see oneDNN's fused op
+    fused = inception_module._fused_conv_relu_available
+    inception_module._fused_conv_relu_available = lambda dtype: False  # FlopCounterMode does not see oneDNN's fused op
     try:
-        torchscript, _ = feature_module._load_inception_torchscript(inception_weights_path())
-        trunk = feature_module.inception_eager(torchscript).eval()
+        torchscript, _ = inception_module._load_inception_torchscript(inception_weights_path())
+        trunk = inception_module.inception_eager(torchscript).eval()
         with torch.no_grad():
             return count_flops(lambda: trunk(torch.zeros(1, 3, 299, 299)))
     finally:
-        feature_module._fused_conv_relu_available = fused
+        inception_module._fused_conv_relu_available = fused
 
 
 def load_images(n: int) -> tuple[torch.Tensor, str]:

