@@ -22,11 +22,6 @@ def _require_fresh_dir(out: Path, what: str, hint: str = "") -> None:
         raise GankitError(f"{what} {str(out)!r} already exists and is not empty{hint}")
 
 
-def _is_main_process() -> bool:
-    """False on torchrun's ranks > 0, which train alongside rank 0 but leave reporting to it."""
-    return os.environ.get("RANK", "0") == "0"
-
-
 def _train(args: argparse.Namespace) -> None:
     import re
 
@@ -35,6 +30,7 @@ def _train(args: argparse.Namespace) -> None:
     from gankit.data.paired import is_translation_data
     from gankit.data.translation_tasks import TASKS
     from gankit.recipes import get_recipe, resolve_config
+    from gankit.training.distributed import launched_rank
     from gankit.training.loop import train
     from gankit.training.run_dir import RunDir, next_run_dir
     from gankit.training.translation import train_translation
@@ -54,7 +50,7 @@ def _train(args: argparse.Namespace) -> None:
             run.save_config(config)
         trainer = train_translation if is_translation_recipe(config.recipe) else train
         result = trainer(config, run.path, resume=True, progress=args.progress)
-        if _is_main_process():
+        if launched_rank() == 0:  # torchrun's other ranks train alongside and leave reporting to rank 0
             print(f"resumed {result.run_dir} to step {result.steps} in {result.seconds:.1f}s")
         return
     if not args.recipe:
@@ -92,7 +88,7 @@ def _train(args: argparse.Namespace) -> None:
     last = result.last_record
     keys = ("loss_d", "loss_g", "modes", "hq_fraction", "heldout_l1", "heldout_cycle_l1_A", "heldout_cycle_l1_B")
     summary = ", ".join(f"{k} {last[k]:.4g}" for k in keys if k in last)
-    if _is_main_process():
+    if launched_rank() == 0:  # torchrun's other ranks train alongside and leave reporting to rank 0
         print(f"trained {result.run_dir} ({result.steps} steps, {result.seconds:.1f}s): {summary}")
 
 

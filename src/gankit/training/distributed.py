@@ -79,12 +79,17 @@ class Distributed:
             dist.barrier()
 
 
+def launched_rank() -> int:
+    """This process's rank as torchrun describes it in the environment (0 for a single process)."""
+    return int(os.environ["RANK"]) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
+
+
 def init_distributed(device: torch.device) -> Distributed:
     """Join the process group torchrun describes (once per process); a no-op for a single process."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return Distributed()
-    context = Distributed(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+    context = Distributed(launched_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
