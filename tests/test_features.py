@@ -278,8 +278,7 @@ def tiny_image_data(monkeypatch, tmp_path):
     """Two tiny image data sets in a private copy of the data registry, and a private cache dir."""
     import gankit.data as data
 
-    data.dataset_names()  # load the built-in data sets before copying the registry
-    monkeypatch.setattr(data, "_REGISTRY", dict(data._REGISTRY))
+    monkeypatch.setattr(data, "_DATASETS", data._DATASETS.copy())
     for name, seed in (("_blobs_a", 10), ("_blobs_b", 20)):
 
         def build(device, split="train", seed=seed, name=name, **_):

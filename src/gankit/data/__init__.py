@@ -6,19 +6,15 @@ their data sets with :func:`register`; the registry imports them on first use.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from gankit.data.base import Dataset, TensorData
-from gankit.errors import unknown
+from gankit.registry import Registry
 
 __all__ = ["Dataset", "TensorData", "register", "build_dataset", "dataset_info", "dataset_names"]
-
-# Modules whose import registers data sets.
-_BUILTIN_MODULES = ["gankit.data.toy", "gankit.data.mnist", "gankit.data.fashion", "gankit.data.stacked"]
 
 
 @dataclass(frozen=True)
@@ -29,38 +25,23 @@ class DatasetInfo:
     build: Callable[..., Dataset]
 
 
-_REGISTRY: dict[str, DatasetInfo] = {}
-_loaded = False
+# The listed modules register the built-in data sets when imported, which happens on first lookup.
+_DATASETS: Registry[DatasetInfo] = Registry(
+    "dataset", modules=["gankit.data.toy", "gankit.data.mnist", "gankit.data.fashion", "gankit.data.stacked"]
+)
 
 
 def register(name: str, description: str, kind: str = "vector"):
     """Decorator: ``@register("ring8", "8 Gaussians on a circle")`` over ``build(device, **options)``."""
-
-    def decorator(build: Callable[..., Dataset]) -> Callable[..., Dataset]:
-        _REGISTRY[name] = DatasetInfo(name, description, kind, build)
-        return build
-
-    return decorator
-
-
-def _ensure_loaded() -> None:
-    global _loaded
-    if not _loaded:
-        for module in _BUILTIN_MODULES:
-            importlib.import_module(module)
-        _loaded = True
+    return _DATASETS.register(name, lambda build: DatasetInfo(name, description, kind, build))
 
 
 def dataset_names() -> list[str]:
-    _ensure_loaded()
-    return sorted(_REGISTRY)
+    return _DATASETS.names()
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    _ensure_loaded()
-    if name not in _REGISTRY:
-        raise unknown("dataset", name, _REGISTRY)
-    return _REGISTRY[name]
+    return _DATASETS.get(name)
 
 
 def build_dataset(name: str, device: torch.device | str = "cpu", **options) -> Dataset:
@@ -78,8 +59,7 @@ def dataset_kind(name: str) -> str:
 def _is_folder(name: str) -> bool:
     from gankit.data.folders import is_image_folder_path
 
-    _ensure_loaded()
-    return name not in _REGISTRY and is_image_folder_path(name)
+    return name not in _DATASETS and is_image_folder_path(name)
 
 
 def build_from_config(data_config, device: torch.device | str) -> Dataset:

@@ -13,7 +13,6 @@ function receives an :class:`ExperimentContext` and returns its numbers plus
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import time
@@ -25,7 +24,8 @@ from typing import Any
 
 import torch
 
-from gankit.errors import GankitError, unknown
+from gankit.errors import GankitError
+from gankit.registry import Registry
 
 __all__ = [
     "ExperimentContext",
@@ -36,19 +36,6 @@ __all__ = [
     "make_verdict",
     "cli_entry",
 ]
-
-# Modules whose import registers experiments, in the order `--list` shows them.
-_BUILTIN_MODULES = [
-    "gankit.experiments.js_vs_wasserstein",
-    "gankit.experiments.optimal_discriminator",
-    "gankit.experiments.vanishing_gradients",
-    "gankit.experiments.mode_collapse",
-    "gankit.experiments.weight_clipping",
-    "gankit.experiments.critic_tracks_quality",
-    "gankit.experiments.instance_noise",
-    "gankit.experiments.batchnorm_ablation",
-]
-
 
 @dataclass(frozen=True)
 class ExperimentContext:
@@ -80,39 +67,32 @@ class _Experiment:
     run: Callable[[ExperimentContext], dict[str, Any]]
 
 
-_REGISTRY: dict[str, _Experiment] = {}
-_loaded = False
+# Each module registers its experiment when imported, which happens on first lookup; names keep this
+# order (the order `--list` shows them).
+_EXPERIMENTS: Registry[_Experiment] = Registry("experiment", ordered=True, modules=[
+    "gankit.experiments.js_vs_wasserstein",
+    "gankit.experiments.optimal_discriminator",
+    "gankit.experiments.vanishing_gradients",
+    "gankit.experiments.mode_collapse",
+    "gankit.experiments.weight_clipping",
+    "gankit.experiments.critic_tracks_quality",
+    "gankit.experiments.instance_noise",
+    "gankit.experiments.batchnorm_ablation",
+])
 
 
 def register_experiment(name: str, summary: str):
     """Decorator: ``@register_experiment("js-vs-wasserstein", "JS is log 2 ...")`` over ``run(ctx) -> dict``."""
-
-    def decorator(run: Callable[[ExperimentContext], dict[str, Any]]):
-        _REGISTRY[name] = _Experiment(name, summary, run)
-        return run
-
-    return decorator
-
-
-def _ensure_loaded() -> None:
-    global _loaded
-    if not _loaded:
-        for module in _BUILTIN_MODULES:
-            importlib.import_module(module)
-        _loaded = True
+    return _EXPERIMENTS.register(name, lambda run: _Experiment(name, summary, run))
 
 
 def experiment_names() -> list[str]:
     """Every registered experiment, in the order of the issue (the order `--list` prints)."""
-    _ensure_loaded()
-    return list(_REGISTRY)
+    return _EXPERIMENTS.names()
 
 
 def experiment_summary(name: str) -> str:
-    _ensure_loaded()
-    if name not in _REGISTRY:
-        raise unknown("experiment", name, _REGISTRY)
-    return _REGISTRY[name].summary
+    return _EXPERIMENTS.get(name).summary
 
 
 def make_verdict(claim: str, checks: dict[str, bool], text: str) -> dict[str, Any]:
@@ -168,9 +148,7 @@ def run_experiment(name: str, out_dir: str | Path, quick: bool = False, seed: in
     The dict holds the experiment's own keys (see ``docs/experiments.md``), a ``verdict`` and the run's
     ``experiment``, ``summary``, ``quick``, ``seed``, ``device``, ``seconds`` (wall) and ``cpu_seconds``.
     """
-    _ensure_loaded()
-    if name not in _REGISTRY:
-        raise unknown("experiment", name, _REGISTRY)
+    experiment = _EXPERIMENTS.get(name)
     if seed < 0:
         raise GankitError(f"experiment seed must be >= 0, got {seed}")
     out_dir = Path(out_dir)
@@ -178,7 +156,6 @@ def run_experiment(name: str, out_dir: str | Path, quick: bool = False, seed: in
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise GankitError(f"cannot create output folder {str(out_dir)!r}: {error.strerror}") from None
-    experiment = _REGISTRY[name]
     ctx = ExperimentContext(name, out_dir, quick, seed, torch.device(device) if device else _default_device())
     started, cpu_started = time.perf_counter(), time.process_time()
     with _cpu_threads(ctx.device):

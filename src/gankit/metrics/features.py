@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from gankit.errors import GankitError, unknown
+from gankit.errors import GankitError
+from gankit.registry import Registry
 
 __all__ = [
     "FeatureNet",
@@ -73,34 +74,23 @@ class FeatureNet:
 
 
 FeatureNetBuilder = Callable[[torch.device], FeatureNet]
-_REGISTRY: dict[str, FeatureNetBuilder] = {}
+# gankit.metrics.inception registers "inception" and "inception-bf16" when imported, on first lookup:
+# it imports this module, so it cannot be imported here (and importing this module stays cheap).
+_FEATURE_NETS: Registry[FeatureNetBuilder] = Registry("feature net", modules=["gankit.metrics.inception"])
 
 
 def register_feature_net(name: str):
     """Decorator: ``@register_feature_net("inception")`` over ``build(device) -> FeatureNet``."""
-
-    def decorator(build: FeatureNetBuilder) -> FeatureNetBuilder:
-        _REGISTRY[name] = build
-        return build
-
-    return decorator
-
-
-def _ensure_registered() -> None:
-    importlib.import_module("gankit.metrics.inception")  # registers "inception" and "inception-bf16"
+    return _FEATURE_NETS.register(name)
 
 
 def feature_net_names() -> list[str]:
-    _ensure_registered()
-    return sorted(_REGISTRY)
+    return _FEATURE_NETS.names()
 
 
 def get_feature_net(name: str, device: torch.device | str = "cpu") -> FeatureNet:
     """The feature net called ``name``, built on ``device`` (raises GankitError for an unknown name)."""
-    _ensure_registered()
-    if name not in _REGISTRY:
-        raise unknown("feature net", name, _REGISTRY)
-    return _REGISTRY[name](torch.device(device))
+    return _FEATURE_NETS.get(name)(torch.device(device))
 
 
 def state_dict_hash(module: nn.Module) -> str:

@@ -8,43 +8,28 @@ example (or per patch), never a probability: losses apply their own output activ
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from torch import nn
 
 from gankit.config import ModelConfig
-from gankit.errors import GankitError, unknown
+from gankit.errors import GankitError
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator, sample_latent
+from gankit.registry import Registry
 
 __all__ = ["register_arch", "build_networks", "arch_names", "resolve_arch", "sample_latent"]
 
 Builder = Callable[[ModelConfig, tuple[int, ...], int], tuple[nn.Module, nn.Module]]
-_ARCHS: dict[str, Builder] = {}
-# Modules whose import registers more architectures (image nets).
-_EXTRA_MODULES: list[str] = ["gankit.nets.dcgan", "gankit.nets.infogan", "gankit.nets.sagan"]
-_loaded = False
+# The image nets register their architectures when imported, which happens on first lookup.
+_ARCHS: Registry[Builder] = Registry("model.arch", modules=["gankit.nets.dcgan", "gankit.nets.infogan", "gankit.nets.sagan"])
 
 
 def register_arch(name: str):
-    def decorator(build: Builder) -> Builder:
-        _ARCHS[name] = build
-        return build
-
-    return decorator
-
-
-def _ensure_loaded() -> None:
-    global _loaded
-    if not _loaded:
-        for module in _EXTRA_MODULES:
-            importlib.import_module(module)
-        _loaded = True
+    return _ARCHS.register(name)
 
 
 def arch_names() -> list[str]:
-    _ensure_loaded()
-    return sorted(_ARCHS)
+    return _ARCHS.names()
 
 
 def resolve_arch(arch: str, shape: tuple[int, ...]) -> str:
@@ -55,11 +40,8 @@ def resolve_arch(arch: str, shape: tuple[int, ...]) -> str:
 
 def build_networks(model: ModelConfig, shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """(G, D) for examples of ``shape`` with ``num_classes`` labels (0 = unconditional)."""
-    _ensure_loaded()
     arch = resolve_arch(model.arch, shape)
-    if arch not in _ARCHS:
-        raise unknown("model.arch", arch, _ARCHS)
-    return _ARCHS[arch](model, shape, num_classes)
+    return _ARCHS.get(arch)(model, shape, num_classes)
 
 
 @register_arch("mlp")
