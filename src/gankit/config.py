@@ -104,6 +104,8 @@ class TrainConfig:
     max_rollbacks: int = 3
     pool_size: int = 50  # translation: history of generated images D is shown (CycleGAN 50, pix2pix 0 = off)
     tensorboard: bool = False  # also write scalars and sample grids to DIR/tensorboard (needs the tensorboard package)
+    precision: str = "fp32"  # fp32 | bf16 (autocast of G's and D's forward passes; weights and losses stay fp32)
+    channels_last: bool = False  # image nets and batches in NHWC memory layout (faster convolutions on GPUs)
 
 
 @dataclass
@@ -177,6 +179,7 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "train.on_divergence": (lambda v: v in ("stop", "rollback"), "'stop' or 'rollback'"),
     "train.rollback_lr_factor": (lambda v: 0 < v < 1, "in (0, 1)"),
     "train.max_rollbacks": _NON_NEGATIVE,
+    "train.precision": (lambda v: v in ("fp32", "bf16"), "'fp32' or 'bf16'"),
 }
 
 

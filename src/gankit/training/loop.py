@@ -36,6 +36,7 @@ from gankit.training.checkpoint import (
     save_checkpoint,
 )
 from gankit.training.ema import EMA
+from gankit.training.precision import check_channels_last, to_channels_last, with_precision
 from gankit.training.run_dir import RunDir, ensure_writable
 from gankit.training.signals import GracefulStop
 from gankit.training.snapshots import quick_metrics, write_snapshot
@@ -125,7 +126,14 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     G, D = build_models(config, dataset.shape, dataset.num_classes, device) if networks is None else (n.to(device) for n in networks)
     if config.model.sync_batchnorm and ddp.enabled:
         G, D = convert_sync_batchnorm(G, device), convert_sync_batchnorm(D, device)
+    check_channels_last(t.channels_last, dataset.shape)
+    layout = to_channels_last if t.channels_last else (lambda x: x)
+    if t.channels_last:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     G_train, D_train = ddp.wrap(G, device), ddp.wrap(D, device)  # DDP wrappers for the updates; G, D for the rest
+    # The forward passes the step makes, under bf16 autocast if train.precision=bf16 (scores back in fp32).
+    G_train, D_train = with_precision(G_train, t.precision, device), with_precision(D_train, t.precision, device)
+    G_step, D_step = with_precision(G, t.precision, device), with_precision(D, t.precision, device)
     loss = get_loss(config.loss.name, lsgan_a=config.loss.lsgan_a, lsgan_b=config.loss.lsgan_b, lsgan_c=config.loss.lsgan_c)
     opt_g = make_optimizer(config.optim, G.parameters(), config.optim.lr_g)
     opt_d = make_optimizer(config.optim, D.parameters(), config.optim.lr_d)
@@ -250,10 +258,11 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             # --- discriminator / critic: n_critic updates -------------------------------------------
             for _ in range(t.n_critic):
                 real, labels = dataset.sample(batch, rng)
+                real = layout(real)
                 cond = labels if conditional else None
                 z = sample_latent(batch, G.z_dim, rng, device)
                 with torch.no_grad():
-                    fake = G(z, cond)
+                    fake = G_step(z, cond)
                 real_in, fake_in = add_instance_noise(real, sigma, rng), add_instance_noise(fake, sigma, rng)
                 real_score = D_train(real_in, cond)
                 if auxiliary:
@@ -263,7 +272,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                     loss_d = loss.discriminator(real_score, D_train(fake_in, cond))
                 if config.loss.gp_weight > 0:
                     penalty = gradient_penalty(
-                        D, real_in, fake_in, weight=config.loss.gp_weight, one_sided=config.loss.gp_one_sided,
+                        D_step, real_in, fake_in, weight=config.loss.gp_weight, one_sided=config.loss.gp_one_sided,
                         generator=rng, critic_kwargs={"labels": cond},
                     )
                     loss_d = loss_d + penalty
@@ -281,11 +290,11 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             fake = add_instance_noise(G_train(z, cond), sigma, rng)
             D.requires_grad_(False)
             if auxiliary:
-                fake_score, extra = D(fake, cond, latent=z)
+                fake_score, extra = D_step(fake, cond, latent=z)
                 loss_g = loss.generator(fake_score) + extra
                 totals["auxiliary"] += extra.detach()
             else:
-                loss_g = loss.generator(D(fake, cond))
+                loss_g = loss.generator(D_step(fake, cond))
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             D.requires_grad_(True)

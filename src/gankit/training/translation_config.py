@@ -45,6 +45,8 @@ _UNSUPPORTED = {
     "loss.instance_noise": lambda c: c.loss.instance_noise > 0,
     "model.spectral_norm": lambda c: c.model.spectral_norm,
     "model.conditional": lambda c: c.model.conditional,
+    "train.precision": lambda c: c.train.precision != "fp32",
+    "train.channels_last": lambda c: c.train.channels_last,
 }
 
 
