@@ -17,7 +17,13 @@ Reported per case: steps/s of both and their ratio, achieved FLOP/s of gankit's 
 (CUDA: max allocated; CPU: the process's peak resident set, which only grows). Also: time to quality,
 the seconds until WGAN-GP's default ring8 run reaches 8/8 modes and >= 90% high-quality samples.
 
-    python benchmarks/bench_training.py [--quick] [--device cpu|cuda] [--out benchmarks/results/training.json]
+What bounds the ratio: the plain step is profiled once more to time its matrix products alone (the
+self time of matmul and convolution kernels, forward and backward). Any loop that computes the same
+products can beat the plain loop by at most ``plain step time / kernel time`` (the "bound"), and reach
+at most the kernels' own FLOP rate (reported as "kernels at N% of ceiling"); a loop that computes fewer
+products (D frozen in the G step) can edge past the bound slightly.
+
+    python benchmarks/bench_training.py [--quick] [--device cpu|cuda] [--mixed] [--out benchmarks/results/training.json]
 
 Absolute numbers on a shared machine are noisy; the ratios, measured side by side, are the result.
 """
@@ -32,11 +38,12 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from gankit.data import build_from_config
@@ -56,9 +63,15 @@ class Case:
     steps: int  # timed generator steps
     warmup: int
     seeds: int = 1  # > 1: gankit trains this many seeds as one batched model (gankit sweep); plain runs them one by one
+    gankit_only: dict = field(default_factory=dict)  # settings of gankit's run alone (the plain loop stays fp32, NCHW)
 
 
-def cases(quick: bool) -> list[Case]:
+MIXED = {"train.precision": "bf16", "train.channels_last": True}
+
+
+def cases(quick: bool, mixed: bool = False) -> list[Case]:
+    """The suite; ``mixed`` adds the conv cases with gankit in bf16 + channels_last against the plain fp32 loop
+    (on by default on CUDA; on a CPU without bf16 units it is slower, not faster)."""
     scale = 4 if quick else 1
     toy = {"model.z_dim": 8, "model.g_hidden": 128, "model.d_hidden": 128, "data.batch_size": 256}
     mnist = {"data.batch_size": 64}
@@ -72,7 +85,11 @@ def cases(quick: bool) -> list[Case]:
         Case("DCGAN 28px wgan-gp (MNIST)", "wgan-gp", "mnist", mnist, 12 // scale, 2),
         Case("DCGAN 64px nsgan (MNIST@64)", "dcgan", "mnist", mnist64, 8 // min(scale, 2), 2),
         Case("DCGAN 64px wgan-gp (MNIST@64)", "wgan-gp", "mnist", mnist64, 4 // min(scale, 2), 1),
-    ]
+    ] + ([
+        Case("DCGAN 28px nsgan, bf16+NHWC", "dcgan", "mnist", mnist, 40 // scale, 5, gankit_only=MIXED),
+        Case("DCGAN 64px nsgan, bf16+NHWC", "dcgan", "mnist", mnist64, 8 // min(scale, 2), 2, gankit_only=MIXED),
+        Case("DCGAN 64px wgan-gp, bf16+NHWC", "wgan-gp", "mnist", mnist64, 4 // min(scale, 2), 1, gankit_only=MIXED),
+    ] if mixed else [])
 
 
 class _GlobalOnly:
@@ -95,6 +112,25 @@ def count_flops(step) -> int:
     with counter:
         step()
     return counter.get_total_flops()
+
+
+def _is_product_kernel(name: str) -> bool:
+    """Matmul and convolution operators (forward and backward): the arithmetic every loop must do."""
+    op = name.removeprefix("aten::")
+    return op in {"mm", "addmm", "bmm", "baddbmm", "matmul"} or "conv" in op
+
+
+def kernel_seconds(step, repeats: int, device: torch.device) -> float:
+    """Seconds per ``step()`` spent inside matmul/convolution kernels (profiler self time, so nested
+    operators count once; on CUDA, device time)."""
+    activities = [ProfilerActivity.CUDA] if device.type == "cuda" else [ProfilerActivity.CPU]
+    with profile(activities=activities) as profiler:
+        for _ in range(repeats):
+            step()
+        sync(device)
+    attribute = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    micros = sum(getattr(event, attribute) for event in profiler.key_averages() if _is_product_kernel(event.key))
+    return micros / 1e6 / repeats
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -124,7 +160,7 @@ def matmul_ceiling(device: torch.device, n: int = 2048, repeats: int = 10) -> fl
 def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path) -> float:
     """Generator steps per second of gankit's loop (single-seed steps: an S-seed ensemble counts S per step)."""
     total = case.warmup + case.steps
-    overrides = {**case.overrides, "train.steps": total, "train.log_every": case.warmup, "train.device": str(device),
+    overrides = {**case.overrides, **case.gankit_only, "train.steps": total, "train.log_every": case.warmup, "train.device": str(device),
                  "train.sample_every": total, "train.checkpoint_every": total, "train.eval_samples": 64}
     if case.warmup >= total or total % case.warmup:
         overrides["train.log_every"] = total
@@ -141,8 +177,8 @@ def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path) -> float
     return records[-1]["steps_per_s"] * case.seeds
 
 
-def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float]:
-    """The reference loop; returns (steps/s, FLOPs of one gankit-equivalent step)."""
+def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float, float]:
+    """The reference loop; returns (steps/s, FLOPs of one step, seconds of one step inside matmul/conv kernels)."""
     config = resolve_config(case.recipe, case.data, "image" if case.data == "mnist" else "vector",
                             {**case.overrides, "train.device": str(device)})
     torch.manual_seed(0)
@@ -198,7 +234,8 @@ def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float]:
     for _ in range(steps):
         step()
     sync(device)
-    return steps / (time.perf_counter() - started), flops
+    rate = steps / (time.perf_counter() - started)
+    return rate, flops, kernel_seconds(step, max(2, case.steps // 10), device)
 
 
 def time_to_quality(device: torch.device, workdir: Path, hq: float = 0.9) -> dict:
@@ -223,11 +260,14 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--cases", help="comma-separated substrings selecting cases")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--mixed", action=argparse.BooleanOptionalAction, default=None,
+                        help="add the bf16 + channels_last conv cases (default: on CUDA only)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "training.json"))
     args = parser.parse_args()
     device = torch.device(args.device)
     ceiling = matmul_ceiling(device)
-    selected = [c for c in cases(args.quick) if not args.cases or any(s in c.name for s in args.cases.split(","))]
+    mixed = device.type == "cuda" if args.mixed is None else args.mixed
+    selected = [c for c in cases(args.quick, mixed) if not args.cases or any(s in c.name for s in args.cases.split(","))]
     workdir = Path(tempfile.mkdtemp(prefix="gankit-bench-"))
     result = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "device": str(device),
@@ -243,14 +283,18 @@ def main() -> None:
     quality = None
     try:
         for case in selected:
-            plain, flops = plain_steps_per_s(case, device)
+            plain, flops, kernels = plain_steps_per_s(case, device)
             ours = gankit_steps_per_s(case, device, workdir)
+            bound = 1 / (plain * kernels)  # plain step time over its kernels' time
             result["cases"].append({"case": case.name, "gankit_steps_per_s": ours, "plain_steps_per_s": plain,
                                     "ratio": ours / plain, "flop_per_step": flops, "gankit_flops": flops * ours,
-                                    "fraction_of_ceiling": flops * ours / ceiling, "peak_memory_mb": peak_memory_mb(device)})
+                                    "fraction_of_ceiling": flops * ours / ceiling, "peak_memory_mb": peak_memory_mb(device),
+                                    "plain_kernel_seconds_per_step": kernels, "ratio_bound": bound,
+                                    "kernel_fraction_of_ceiling": flops / kernels / ceiling})
             out.write_text(json.dumps(result, indent=2) + "\n")  # after every case: a cut-short run keeps what it measured
-            print(f"{case.name:32s} gankit {ours:8.2f} steps/s   plain {plain:8.2f} steps/s   ratio {ours / plain:5.2f}x   "
-                  f"{flops * ours / 1e9:7.1f} GFLOP/s ({100 * flops * ours / ceiling:4.0f}% of ceiling)", flush=True)
+            print(f"{case.name:34s} gankit {ours:8.2f} steps/s   plain {plain:8.2f} steps/s   ratio {ours / plain:5.2f}x "
+                  f"(bound {bound:5.2f}x)   {flops * ours / 1e9:6.1f} GFLOP/s ({100 * flops * ours / ceiling:3.0f}% of ceiling; "
+                  f"kernels {100 * flops / kernels / ceiling:3.0f}%)", flush=True)
         quality = None if args.skip_quality else time_to_quality(device, workdir)
         result["time_to_quality_wgan_gp_ring8"] = quality
         out.write_text(json.dumps(result, indent=2) + "\n")
