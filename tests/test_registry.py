@@ -110,6 +110,15 @@ def test_modules_are_imported_on_first_use_and_only_once(plugins, first_use):
     assert imports == ["_widgets_saw", "_widgets_drill"]
 
 
+def test_ordered_names_follow_the_module_list_not_the_import_order(plugins):
+    widgets = Registry("widget", modules=["_widgets_saw", "_widgets_drill"], ordered=True)
+    imports = plugins(widgets, _widgets_saw="saw", _widgets_drill="drill")
+    importlib.import_module("_widgets_drill")  # imported directly, before the registry's first lookup
+    widgets.register("level")(lambda: None)  # from no listed module: after the listed ones
+    assert widgets.names() == ["saw", "drill", "level"]
+    assert imports == ["_widgets_drill", "_widgets_saw"]
+
+
 def test_a_failed_import_is_raised_again_on_the_next_lookup():
     widgets = Registry("widget", modules=["_gankit_no_such_module"])
     for _ in range(2):

@@ -28,7 +28,8 @@ F = TypeVar("F")
 class Registry(Generic[T]):
     """Entries of one ``kind`` by name; ``modules`` are imported (once) on the first lookup.
 
-    ``names()`` are sorted unless ``ordered=True``, which keeps registration order.
+    ``names()`` are sorted unless ``ordered=True``, which lists the entries of ``modules`` in that
+    list's order (then any others in registration order), whatever order the modules were imported in.
     """
 
     def __init__(self, kind: str, modules: Iterable[str] = (), ordered: bool = False):
@@ -64,7 +65,12 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         self._load()
-        return list(self._entries) if self._ordered else sorted(self._entries)
+        if not self._ordered:
+            return sorted(self._entries)
+        # By the modules' listed order, not the import order: importing one of them directly (a test, a
+        # user's script) before the first lookup must not move its entries to the front.
+        rank = {module: position for position, module in enumerate(self._modules)}
+        return sorted(self._entries, key=lambda name: rank.get(getattr(self._sources[name], "__module__", None), len(rank)))
 
     def get(self, name: str) -> T:
         """The entry called ``name`` (GankitError ``unknown KIND 'name' (did you mean ...)`` otherwise)."""
