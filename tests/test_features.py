@@ -259,8 +259,11 @@ def test_classifier_nets_load_lazily_and_use_the_penultimate_layer(monkeypatch):
         torch.manual_seed(0)
         return TinyClassifier().to(device)
 
+    from gankit.nets.classifier import INPUT_SIZE, classifier_input
+
     module = types.ModuleType("gankit.nets.classifier")
     module.load_classifier = load_classifier
+    module.INPUT_SIZE, module.classifier_input = INPUT_SIZE, classifier_input  # the real input preparation
     monkeypatch.setitem(sys.modules, "gankit.nets.classifier", module)
     net = get_feature_net("fashion-mnist", "cpu")
     assert calls == [("fashion-mnist", torch.device("cpu"))]

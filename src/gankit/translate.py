@@ -40,7 +40,6 @@ __all__ = ["Translator", "load_translator", "translate", "evaluate_translation",
 
 BLUR_SIGMAS = (0.5, 1.0, 2.0, 4.0)
 BATCH = 256
-CLASSIFIER_SIZE = 28  # the shipped MNIST / Fashion-MNIST classifiers read 1x28x28
 # Which shipped classifier judges a domain, by the data set it came from.
 _DOMAINS = {"mnist2fashion": ("mnist", "fashion-mnist")}
 
@@ -203,12 +202,10 @@ def domain_classifiers(data_name: str) -> tuple[str | None, str | None]:
 def classifier_acceptance(classifier_name: str, images: Tensor, confidence: float = 0.5) -> dict[str, float | list[int]]:
     """Fraction of ``images`` whose top class probability under the ``classifier_name`` classifier is >= ``confidence``
     (and >= 0.9), with the histogram of top classes. Images are resized to 28 px and made grayscale first."""
-    from gankit.data.folders import resize_images
+    from gankit.metrics.classifier_scores import class_probabilities
     from gankit.nets.classifier import load_classifier
 
-    classifier = load_classifier(classifier_name, images.device)
-    x = resize_images(_match_channels(images, 1), CLASSIFIER_SIZE)
-    probs = torch.cat([F.softmax(classifier(chunk), dim=1) for chunk in x.split(1000)])
+    probs = class_probabilities(load_classifier(classifier_name, images.device), images)
     top, label = probs.max(dim=1)
     return {
         "accepted": (top >= confidence).float().mean().item(),

@@ -11,7 +11,7 @@
   in Chen et al. 2016, Sec. 7.1 (5% error on MNIST).
 
 Images are ``(N, C, H, W)`` in [-1, 1]; colour is averaged to grey and other sizes are resized to
-the classifier's 28x28 (:func:`to_classifier_input`).
+the classifier's 28x28 (:func:`gankit.nets.classifier.classifier_input`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from gankit.errors import GankitError
+from gankit.nets.classifier import classifier_input as to_classifier_input  # the one definition, under this module's name
 
 __all__ = [
     "to_classifier_input",
@@ -38,19 +39,6 @@ __all__ = [
     "categorical_code_accuracy",
     "score_generator",
 ]
-
-CLASSIFIER_SIZE = 28
-
-
-def to_classifier_input(images: Tensor) -> Tensor:
-    """``(N, C, H, W)`` in [-1, 1] -> ``(N, 1, 28, 28)``: channel mean, then an antialiased bilinear resize."""
-    if images.dim() != 4:
-        raise GankitError(f"classifier scores need image batches (N, C, H, W), got shape {tuple(images.shape)}")
-    x = images.float().mean(dim=1, keepdim=True) if images.shape[1] != 1 else images.float()
-    if x.shape[-2:] != (CLASSIFIER_SIZE, CLASSIFIER_SIZE):
-        x = F.interpolate(x, size=(CLASSIFIER_SIZE, CLASSIFIER_SIZE), mode="bilinear", antialias=True, align_corners=False)
-    return x.clamp(-1, 1)
-
 
 @torch.no_grad()
 def class_probabilities(classifier: nn.Module, images: Tensor, batch_size: int = 500) -> Tensor:

@@ -173,9 +173,6 @@ def _progress_bar(total: int, desc: str, enabled: bool):
 
 # --------------------------------------------------------------------------------------------- domain classifiers
 
-CLASSIFIER_SIZE = 28
-
-
 def _build_classifier_net(device: torch.device, name: str) -> FeatureNet:
     """The penultimate layer of gankit's ``name`` classifier (``gankit.nets.classifier``), imported lazily."""
     try:
@@ -189,20 +186,13 @@ def _build_classifier_net(device: torch.device, name: str) -> FeatureNet:
     model.eval().requires_grad_(False)
 
     def forward(images: Tensor) -> Tensor:
-        x = images.float()
-        if x.shape[1] == 3:
-            x = x.mean(1, keepdim=True)
-        elif x.shape[1] != 1:
-            raise GankitError(f"feature net {name!r} takes 1- or 3-channel images, got {x.shape[1]} channels")
-        if x.shape[-2:] != (CLASSIFIER_SIZE, CLASSIFIER_SIZE):
-            x = nn.functional.interpolate(x, size=(CLASSIFIER_SIZE, CLASSIFIER_SIZE), mode="bilinear",
-                                          align_corners=False, antialias=True)
-        return model.features(x).flatten(1)
+        return model.features(classifier.classifier_input(images)).flatten(1)
 
+    size = classifier.INPUT_SIZE
     with torch.inference_mode():
-        dim = forward(torch.zeros(1, 1, CLASSIFIER_SIZE, CLASSIFIER_SIZE, device=device)).shape[1]
+        dim = forward(torch.zeros(1, 1, size, size, device=device)).shape[1]
     preprocessing = (f"{name} classifier penultimate layer: x in [-1,1], RGB averaged to gray, "
-                     f"bilinear antialiased resize to {CLASSIFIER_SIZE}x{CLASSIFIER_SIZE} when needed")
+                     f"bilinear antialiased resize to {size}x{size} when needed, clamped to [-1,1]")
     return FeatureNet(name=name, dim=dim, hash=state_dict_hash(model), preprocessing=preprocessing,
                       device=device, forward=forward, batch_size=500)
 

@@ -30,6 +30,8 @@ from torch import Tensor, nn
 from gankit.errors import GankitError, unknown
 
 __all__ = [
+    "INPUT_SIZE",
+    "classifier_input",
     "ImageClassifier",
     "ClassifierSpec",
     "CLASSIFIERS",
@@ -62,6 +64,27 @@ CLASSIFIERS: dict[str, ClassifierSpec] = {
     "mnist": ClassifierSpec("mnist", epochs=4),
     "fashion-mnist": ClassifierSpec("fashion-mnist", epochs=6, max_shift=1, dropout=0.4),
 }
+
+
+INPUT_SIZE = 28  # the classifiers read 1x28x28
+
+
+def classifier_input(images: Tensor) -> Tensor:
+    """Any image batch ``(N, C, H, W)`` in [-1, 1] with C = 1 or 3 -> the classifiers' ``(N, 1, 28, 28)``.
+
+    RGB is averaged to grey, other sizes get an antialiased bilinear resize (it averages over the source
+    footprint when shrinking), and values are clamped to [-1, 1] (a generator's overshoot must not read
+    as ink the classifier never saw).
+    """
+    if not isinstance(images, Tensor) or images.dim() != 4:
+        got = f"shape {tuple(images.shape)}" if isinstance(images, Tensor) else type(images).__name__
+        raise GankitError(f"the classifiers need image batches (N, C, H, W), got {got}")
+    if images.shape[1] not in (1, 3):
+        raise GankitError(f"the classifiers take 1- or 3-channel images, got {images.shape[1]} channels")
+    x = images.float().mean(dim=1, keepdim=True) if images.shape[1] == 3 else images.float()
+    if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True, align_corners=False)
+    return x.clamp(-1, 1)
 
 
 def weights_dir() -> Path:
