@@ -1,0 +1,49 @@
+"""The ``gankit`` command: argument parsing only; all work is done by the library.
+
+A user mistake (GankitError) prints one line and exits with code 2; nothing is written before the
+whole input has been checked.
+
+Each command's module defines its options (``add_parser``) next to the handler that reads them;
+``build_parser`` lists the commands in the order ``gankit --help`` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from gankit.cli import classifier, demo, evaluate, experiment, generate, listing, report, sweep, train, translate
+from gankit.errors import GankitError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gankit", description="Train, evaluate and understand GANs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in (train, evaluate, generate, experiment, sweep, translate, report, classifier, listing, demo):
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from gankit.training.loop import TrainingStopped
+
+    try:
+        code = args.func(args)
+    except TrainingStopped as stopped:
+        import signal
+
+        print(f"gankit: {stopped}", file=sys.stderr)
+        return 128 + int(getattr(signal, stopped.signal_name))
+    except GankitError as error:
+        print(f"gankit: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `gankit eval DIR | head`: the reader left; stop quietly as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the interpreter's final flush cannot fail
+        return 141
+    return code if isinstance(code, int) else 0

@@ -1,0 +1,29 @@
+"""What several commands share: the fresh-output-folder check, the --no-progress flag, the text table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gankit.errors import GankitError
+
+
+def require_fresh_dir(out: Path, what: str, hint: str = "") -> None:
+    """Refuse an output path that is a file, or a folder that already holds something."""
+    if out.exists() and not out.is_dir():
+        raise GankitError(f"{what} {str(out)!r} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise GankitError(f"{what} {str(out)!r} already exists and is not empty{hint}")
+
+
+def add_no_progress(parser: argparse.ArgumentParser, help: str = "no progress bar") -> None:
+    """``--no-progress``: ``args.progress`` is False with it, None (the command decides) without."""
+    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None, help=help)
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))

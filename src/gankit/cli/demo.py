@@ -1,0 +1,47 @@
+"""``gankit demo``: recipes compared on a toy data set, then a short DCGAN on MNIST."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gankit.cli._common import add_no_progress, print_table
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("demo", help="the main job: compare recipes on a toy data set, then a short DCGAN on MNIST")
+    p.add_argument("--data", default="ring8")
+    p.add_argument("--recipes", help=f"comma-separated (default {','.join(('gan', 'nsgan', 'wgan', 'wgan-gp'))})")
+    p.add_argument("--steps", type=int, help="override train.steps for every recipe")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--no-images", dest="images", action="store_false", help="skip the MNIST DCGAN stage")
+    p.add_argument("--image-steps", type=int, help="steps of the MNIST DCGAN stage (default 1200)")
+    add_no_progress(p)
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> None:
+    from gankit.demo import DEFAULT_RECIPES, run_demo
+
+    recipes = tuple(r.strip() for r in args.recipes.split(",")) if args.recipes else DEFAULT_RECIPES
+    overrides = {"train.steps": args.steps} if args.steps else {}
+    rows = run_demo(Path(args.out), data=args.data, recipes=recipes, seed=args.seed, overrides=overrides, progress=args.progress)
+    table = []
+    for row in rows:
+        m = row.metrics
+        modes = f"{m['modes']}/{m['num_modes']}" if "modes" in m else "-"
+        hq = f"{100 * m['hq_fraction']:.1f}" if "hq_fraction" in m else "-"
+        table.append([row.recipe, modes, hq, f"{m['w1']:.4f}", f"{row.seconds:.1f}"])
+    print_table(["model", "modes", "% high quality", "W1", "seconds"], table)
+    print(f"sample scatter plots: {Path(args.out) / 'samples.png'} (and each run's samples/ and report.html)")
+    if args.images:
+        from gankit.demo import run_image_demo
+
+        row = run_image_demo(Path(args.out), seed=args.seed, steps=args.image_steps, progress=args.progress)
+        m = row.metrics
+        print()
+        print_table(["image model", "data", "FID (mnist features)", "classifier confidence", "classes", "seconds"],
+                    [[row.recipe, "mnist", f"{m['fid']:.1f}", f"{m['mean_max_probability']:.3f}",
+                      f"{m['classes_covered']}/10", f"{row.seconds:.1f}"]])
+        print(f"samples and report: {row.run_dir / 'samples'}, {row.run_dir / 'report.html'}")

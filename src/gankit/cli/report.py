@@ -1,0 +1,17 @@
+"""``gankit report``: a run directory's report.html (written by gankit.report)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("report", help="write DIR/report.html: config, curves, metrics, samples in one file")
+    p.add_argument("run_dir")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> None:
+    from gankit.report import cli_report
+
+    cli_report(args.run_dir)
