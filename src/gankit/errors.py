@@ -1,4 +1,4 @@
-"""The one exception type for a user's mistake.
+"""The one exception type for a user's mistake (and its subclass for a training run stopped by a signal).
 
 Anything the user can fix (an unknown recipe, a bad config value, a missing data file) raises
 :class:`GankitError` with a one-line message naming the culprit. The CLI prints it and exits
@@ -13,6 +13,14 @@ from collections.abc import Iterable
 
 class GankitError(Exception):
     """A problem with the user's input: printed as one line, exit code 2."""
+
+
+class TrainingStopped(GankitError):
+    """Training stopped on request (SIGINT/SIGTERM) after writing a checkpoint; the CLI exits 128 + signal."""
+
+    def __init__(self, message: str, signal_name: str):
+        super().__init__(message)
+        self.signal_name = signal_name
 
 
 def did_you_mean(name: str, valid: Iterable[str]) -> str:

@@ -14,7 +14,7 @@ import os
 import sys
 
 from gankit.cli import classifier, demo, evaluate, experiment, generate, listing, report, sweep, train, translate
-from gankit.errors import GankitError
+from gankit.errors import GankitError, TrainingStopped
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from gankit.training.loop import TrainingStopped
-
     try:
         code = args.func(args)
     except TrainingStopped as stopped:

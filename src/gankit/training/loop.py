@@ -26,7 +26,7 @@ from torch import nn
 
 from gankit.config import Config, OptimConfig
 from gankit.data import build_from_config
-from gankit.errors import GankitError
+from gankit.errors import GankitError, TrainingStopped
 from gankit.losses import get_loss
 from gankit.nets import build_networks, resolve_arch, sample_latent
 from gankit.penalties import add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std
@@ -45,14 +45,6 @@ from gankit.training.tensorboard import open_tensorboard
 
 
 RANK_SEED_STRIDE = 1_000_003
-
-
-class TrainingStopped(GankitError):
-    """Training stopped on request (SIGINT/SIGTERM) after writing a checkpoint."""
-
-    def __init__(self, message: str, signal_name: str):
-        super().__init__(message)
-        self.signal_name = signal_name
 
 
 @dataclass

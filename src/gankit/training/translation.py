@@ -45,11 +45,11 @@ from torch import Tensor, nn
 
 from gankit.config import Config
 from gankit.data.paired import TranslationData, build_translation_data
-from gankit.errors import GankitError
+from gankit.errors import GankitError, TrainingStopped
 from gankit.grids import save_grid
 from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from gankit.training.image_pool import ImagePool
-from gankit.training.loop import TrainingStopped, make_optimizer, resolve_device
+from gankit.training.loop import make_optimizer, resolve_device
 from gankit.training.run_dir import RunDir
 from gankit.training.signals import GracefulStop
 from gankit.training.translation_config import (
