@@ -22,3 +22,14 @@ def test_demo_trains_evaluates_and_reports_every_model(tmp_path, capsys, monkeyp
     # Four steps from scratch are far from digits: FID is large, and the protocol says how it was measured.
     assert image_eval["metrics"]["fid"] > 50
     assert image_eval["protocol"]["n_fake"] == 1000
+
+
+def test_demo_help_states_the_real_defaults():
+    # The parser spells the defaults out (importing gankit.demo would load torch for `gankit --help`).
+    from gankit.cli import build_parser
+    from gankit.demo import DEFAULT_RECIPES, IMAGE_DEMO
+
+    demo = build_parser()._subparsers._group_actions[0].choices["demo"]
+    helps = {action.dest: action.help for action in demo._actions}
+    assert f"default {','.join(DEFAULT_RECIPES)}" in helps["recipes"]
+    assert f"default {IMAGE_DEMO['overrides']['train.steps']}" in helps["image_steps"]

@@ -30,7 +30,7 @@ def handle(args: argparse.Namespace) -> None:
     import re
 
     from gankit.config import apply_overrides, load_config_file, parse_assignments
-    from gankit.data import _is_folder, dataset_kind, dataset_names
+    from gankit.data import is_image_folder, dataset_kind, dataset_names
     from gankit.data.paired import is_translation_data
     from gankit.data.translation_tasks import TASKS
     from gankit.recipes import get_recipe, resolve_config
@@ -71,7 +71,7 @@ def handle(args: argparse.Namespace) -> None:
     get_recipe(args.recipe)  # an unknown recipe is reported as such, whatever the data
     # edges2fashion, pairs=DIR, A=X,B=Y (which look like paths when they hold one) -- unless a folder has that name.
     translation_data = data not in dataset_names() and is_translation_data(data) and not Path(data).expanduser().is_dir()
-    gan_data = not translation_data and (data in dataset_names() or _is_folder(data))
+    gan_data = not translation_data and (data in dataset_names() or is_image_folder(data))
     if translation and gan_data:
         raise GankitError(f"recipe {args.recipe!r} translates images between two domains, but data {data!r} is a single data set: "
                           f"use {', '.join(TASKS)}, pairs=DIR or A=X,B=Y (see `gankit datasets`)")

@@ -51,12 +51,13 @@ def build_dataset(name: str, device: torch.device | str = "cpu", **options) -> D
 
 def dataset_kind(name: str) -> str:
     """"vector" or "image" for a registry name or a folder of images (GankitError for anything else)."""
-    if _is_folder(name):
+    if is_image_folder(name):
         return "image"
     return dataset_info(name).kind
 
 
-def _is_folder(name: str) -> bool:
+def is_image_folder(name: str) -> bool:
+    """Whether ``name`` means a folder of images (a path that is one and no registered data set's name)."""
     from gankit.data.folders import is_image_folder_path
 
     return name not in _DATASETS and is_image_folder_path(name)
@@ -64,7 +65,7 @@ def _is_folder(name: str) -> bool:
 
 def build_from_config(data_config, device: torch.device | str) -> Dataset:
     """The data set a run's ``data`` config section describes."""
-    if _is_folder(data_config.name):
+    if is_image_folder(data_config.name):
         from gankit.data.folders import build_image_folder
 
         return build_image_folder(
