@@ -52,7 +52,7 @@ def quick_charts(monkeypatch):
     """Charts as a small blank PNG, for tests about the page rather than the plots (matplotlib takes ~0.3 s a chart)."""
     buffer = io.BytesIO()
     Image.new("RGB", (240, 160), "white").save(buffer, format="PNG")
-    monkeypatch.setattr("gankit.report._chart", lambda *args, **kwargs: buffer.getvalue())
+    monkeypatch.setattr("gankit.report.charts._chart", lambda *args, **kwargs: buffer.getvalue())
 
 
 @pytest.fixture
