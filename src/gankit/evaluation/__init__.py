@@ -23,12 +23,11 @@ from gankit.errors import GankitError
 from gankit.evaluation.datasets import evaluate_datasets
 from gankit.evaluation.images import IMAGE_METRICS
 from gankit.evaluation.vectors import MODE_METRICS, TOY_METRICS, evaluate_vectors, vector_metrics
-from gankit.training.run_dir import RunDir, read_json, write_json
+from gankit.training.run_dir import EVAL_HISTORY_NAME, RunDir, read_json, write_json
 
 __all__ = ["evaluate_run", "evaluate_datasets", "evaluate_vectors", "TOY_METRICS", "MODE_METRICS", "IMAGE_METRICS",
            "EVAL_HISTORY_NAME"]
 
-EVAL_HISTORY_NAME = "eval-history.jsonl"  # as gankit.report reads it: one result per line, with "step"
 
 
 def evaluate_run(

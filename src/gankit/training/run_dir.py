@@ -7,6 +7,7 @@
     DIR/checkpoints/         step-XXXXXXXX.pt: full training state for exact resume
     DIR/generator.safetensors + generator.json   the sampling generator alone (EMA weights if enabled)
     DIR/eval.json            written by ``gankit eval``
+    DIR/eval-history.jsonl   one ``gankit eval`` result per line, with "step" (charted by ``gankit report``)
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from gankit import __version__
 from gankit.config import Config, config_from_dict
 from gankit.errors import GankitError
 from gankit.training.checkpoint import atomic_write_bytes, os_error_reason, temporary_path
+
+EVAL_HISTORY_NAME = "eval-history.jsonl"
 
 
 def next_run_dir(root: str | Path, label: str) -> Path:
