@@ -23,7 +23,10 @@ products can beat the plain loop by at most ``plain step time / kernel time`` (t
 at most the kernels' own FLOP rate (reported as "kernels at N% of ceiling"); a loop that computes fewer
 products (D frozen in the G step) can edge past the bound slightly.
 
-    python benchmarks/bench_training.py [--quick] [--device cpu|cuda] [--mixed] [--out benchmarks/results/training.json]
+Each case runs ``--rounds`` pairs (plain, then gankit, seconds apart; default 3) and reports the median of
+the pairs' ratios with their range: the virtual machine's speed drifts by tens of percent within minutes.
+
+    python benchmarks/bench_training.py [--quick] [--rounds N] [--device cpu|cuda] [--mixed] [--out benchmarks/results/training.json]
 
 Absolute numbers on a shared machine are noisy; the ratios, measured side by side, are the result.
 """
@@ -35,6 +38,7 @@ import json
 import platform
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -60,7 +64,7 @@ class Case:
     recipe: str
     data: str
     overrides: dict
-    steps: int  # timed generator steps
+    steps: int  # timed generator steps per round (a multiple of warmup: gankit's loop logs every warmup steps)
     warmup: int
     seeds: int = 1  # > 1: gankit trains this many seeds as one batched model (gankit sweep); plain runs them one by one
     gankit_only: dict = field(default_factory=dict)  # settings of gankit's run alone (the plain loop stays fp32, NCHW)
@@ -72,23 +76,22 @@ MIXED = {"train.precision": "bf16", "train.channels_last": True}
 def cases(quick: bool, mixed: bool = False) -> list[Case]:
     """The suite; ``mixed`` adds the conv cases with gankit in bf16 + channels_last against the plain fp32 loop
     (on by default on CUDA; on a CPU without bf16 units it is slower, not faster)."""
-    scale = 4 if quick else 1
     toy = {"model.z_dim": 8, "model.g_hidden": 128, "model.d_hidden": 128, "data.batch_size": 256}
     mnist = {"data.batch_size": 64}
     mnist64 = {"data.batch_size": 64, "data.image_size": 64}
     return [
-        Case("toy MLP nsgan (ring8)", "nsgan", "ring8", toy, 600 // scale, 50),
-        Case("toy MLP wgan-gp (ring8)", "wgan-gp", "ring8", toy, 200 // scale, 20),
-        Case("toy MLP nsgan, 10 seeds (ring8)", "nsgan", "ring8", toy, 200 // scale, 20, seeds=10),
-        Case("toy MLP wgan-gp, 10 seeds (ring8)", "wgan-gp", "ring8", toy, 60 // scale, 6, seeds=10),
-        Case("DCGAN 28px nsgan (MNIST)", "dcgan", "mnist", mnist, 40 // scale, 5),
-        Case("DCGAN 28px wgan-gp (MNIST)", "wgan-gp", "mnist", mnist, 12 // scale, 2),
-        Case("DCGAN 64px nsgan (MNIST@64)", "dcgan", "mnist", mnist64, 8 // min(scale, 2), 2),
-        Case("DCGAN 64px wgan-gp (MNIST@64)", "wgan-gp", "mnist", mnist64, 4 // min(scale, 2), 1),
+        Case("toy MLP nsgan (ring8)", "nsgan", "ring8", toy, 100 if quick else 200, 50),
+        Case("toy MLP wgan-gp (ring8)", "wgan-gp", "ring8", toy, 20 if quick else 60, 20),
+        Case("toy MLP nsgan, 10 seeds (ring8)", "nsgan", "ring8", toy, 20 if quick else 60, 20, seeds=10),
+        Case("toy MLP wgan-gp, 10 seeds (ring8)", "wgan-gp", "ring8", toy, 6 if quick else 18, 6, seeds=10),
+        Case("DCGAN 28px nsgan (MNIST)", "dcgan", "mnist", mnist, 5 if quick else 15, 5),
+        Case("DCGAN 28px wgan-gp (MNIST)", "wgan-gp", "mnist", mnist, 2 if quick else 4, 2),
+        Case("DCGAN 64px nsgan (MNIST@64)", "dcgan", "mnist", mnist64, 2 if quick else 4, 2),
+        Case("DCGAN 64px wgan-gp (MNIST@64)", "wgan-gp", "mnist", mnist64, 1 if quick else 2, 1),
     ] + ([
-        Case("DCGAN 28px nsgan, bf16+NHWC", "dcgan", "mnist", mnist, 40 // scale, 5, gankit_only=MIXED),
-        Case("DCGAN 64px nsgan, bf16+NHWC", "dcgan", "mnist", mnist64, 8 // min(scale, 2), 2, gankit_only=MIXED),
-        Case("DCGAN 64px wgan-gp, bf16+NHWC", "wgan-gp", "mnist", mnist64, 4 // min(scale, 2), 1, gankit_only=MIXED),
+        Case("DCGAN 28px nsgan, bf16+NHWC", "dcgan", "mnist", mnist, 5 if quick else 15, 5, gankit_only=MIXED),
+        Case("DCGAN 64px nsgan, bf16+NHWC", "dcgan", "mnist", mnist64, 2 if quick else 4, 2, gankit_only=MIXED),
+        Case("DCGAN 64px wgan-gp, bf16+NHWC", "wgan-gp", "mnist", mnist64, 1 if quick else 2, 1, gankit_only=MIXED),
     ] if mixed else [])
 
 
@@ -157,7 +160,7 @@ def matmul_ceiling(device: torch.device, n: int = 2048, repeats: int = 10) -> fl
     return 2 * n**3 * repeats / (time.perf_counter() - started)
 
 
-def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path) -> float:
+def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path, round_: int = 0) -> float:
     """Generator steps per second of gankit's loop (single-seed steps: an S-seed ensemble counts S per step)."""
     total = case.warmup + case.steps
     overrides = {**case.overrides, **case.gankit_only, "train.steps": total, "train.log_every": case.warmup, "train.device": str(device),
@@ -165,7 +168,7 @@ def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path) -> float
     if case.warmup >= total or total % case.warmup:
         overrides["train.log_every"] = total
     config = resolve_config(case.recipe, case.data, "image" if case.data == "mnist" else "vector", overrides)
-    run = workdir / f"gankit-{abs(hash(case.name))}"
+    run = workdir / f"gankit-{abs(hash(case.name))}-{round_}"
     networks = None
     if case.seeds > 1:
         shape = build_from_config(config.data, "cpu").shape
@@ -177,8 +180,9 @@ def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path) -> float
     return records[-1]["steps_per_s"] * case.seeds
 
 
-def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float, float]:
-    """The reference loop; returns (steps/s, FLOPs of one step, seconds of one step inside matmul/conv kernels)."""
+def plain_steps_per_s(case: Case, device: torch.device, measure: bool = True) -> tuple[float, float | None, float | None]:
+    """The reference loop; returns (steps/s, FLOPs of one step, seconds of one step inside matmul/conv kernels),
+    the last two only if ``measure`` (else None)."""
     config = resolve_config(case.recipe, case.data, "image" if case.data == "mnist" else "vector",
                             {**case.overrides, "train.device": str(device)})
     torch.manual_seed(0)
@@ -227,7 +231,7 @@ def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float, f
 
     for _ in range(case.warmup):
         step()
-    flops = count_flops(step)
+    flops = count_flops(step) if measure else None
     sync(device)
     started = time.perf_counter()
     steps = case.steps * case.seeds  # S seeds run one after another: the same work as the ensemble's
@@ -235,7 +239,29 @@ def plain_steps_per_s(case: Case, device: torch.device) -> tuple[float, float, f
         step()
     sync(device)
     rate = steps / (time.perf_counter() - started)
-    return rate, flops, kernel_seconds(step, max(2, case.steps // 10), device)
+    return rate, flops, kernel_seconds(step, max(2, case.steps // 10), device) if measure else None
+
+
+def measure_case(case: Case, device: torch.device, workdir: Path, rounds: int, ceiling: float) -> dict:
+    """``rounds`` pairs (plain, then gankit) back to back; the ratio is the median of the pairs' ratios.
+
+    The virtual machine's speed drifts by tens of percent within minutes, so each ratio compares two loops
+    timed seconds apart, and the median discards a pair that a slow spell split.
+    """
+    plain_rates, gankit_rates, flops, kernels = [], [], None, None
+    for round_ in range(rounds):
+        plain, measured_flops, measured_kernels = plain_steps_per_s(case, device, measure=round_ == 0)
+        if round_ == 0:
+            flops, kernels = measured_flops, measured_kernels
+        plain_rates.append(plain)
+        gankit_rates.append(gankit_steps_per_s(case, device, workdir, round_))
+    ratios = [ours / plain for ours, plain in zip(gankit_rates, plain_rates)]
+    plain, ours = statistics.median(plain_rates), statistics.median(gankit_rates)
+    return {"case": case.name, "gankit_steps_per_s": ours, "plain_steps_per_s": plain,
+            "ratio": statistics.median(ratios), "ratios": ratios, "gankit_rounds": gankit_rates, "plain_rounds": plain_rates,
+            "flop_per_step": flops, "gankit_flops": flops * ours, "fraction_of_ceiling": flops * ours / ceiling,
+            "plain_kernel_seconds_per_step": kernels, "ratio_bound": 1 / (plain * kernels),
+            "kernel_fraction_of_ceiling": flops / kernels / ceiling, "peak_memory_mb": peak_memory_mb(device)}
 
 
 def time_to_quality(device: torch.device, workdir: Path, hq: float = 0.9) -> dict:
@@ -260,12 +286,15 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--cases", help="comma-separated substrings selecting cases")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--rounds", type=int, help="plain/gankit pairs per case, median ratio (default 3; 1 with --quick)")
     parser.add_argument("--mixed", action=argparse.BooleanOptionalAction, default=None,
                         help="add the bf16 + channels_last conv cases (default: on CUDA only)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "training.json"))
     args = parser.parse_args()
     device = torch.device(args.device)
     ceiling = matmul_ceiling(device)
+    ceiling = ceiling
+    rounds = args.rounds or (1 if args.quick else 3)
     mixed = device.type == "cuda" if args.mixed is None else args.mixed
     selected = [c for c in cases(args.quick, mixed) if not args.cases or any(s in c.name for s in args.cases.split(","))]
     workdir = Path(tempfile.mkdtemp(prefix="gankit-bench-"))
@@ -277,24 +306,20 @@ def main() -> None:
         "cases": [],
         "time_to_quality_wgan_gp_ring8": None,
         "quick": args.quick,
+        "rounds": rounds,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     quality = None
     try:
         for case in selected:
-            plain, flops, kernels = plain_steps_per_s(case, device)
-            ours = gankit_steps_per_s(case, device, workdir)
-            bound = 1 / (plain * kernels)  # plain step time over its kernels' time
-            result["cases"].append({"case": case.name, "gankit_steps_per_s": ours, "plain_steps_per_s": plain,
-                                    "ratio": ours / plain, "flop_per_step": flops, "gankit_flops": flops * ours,
-                                    "fraction_of_ceiling": flops * ours / ceiling, "peak_memory_mb": peak_memory_mb(device),
-                                    "plain_kernel_seconds_per_step": kernels, "ratio_bound": bound,
-                                    "kernel_fraction_of_ceiling": flops / kernels / ceiling})
+            row = measure_case(case, device, workdir, rounds, ceiling)
+            result["cases"].append(row)
             out.write_text(json.dumps(result, indent=2) + "\n")  # after every case: a cut-short run keeps what it measured
-            print(f"{case.name:34s} gankit {ours:8.2f} steps/s   plain {plain:8.2f} steps/s   ratio {ours / plain:5.2f}x "
-                  f"(bound {bound:5.2f}x)   {flops * ours / 1e9:6.1f} GFLOP/s ({100 * flops * ours / ceiling:3.0f}% of ceiling; "
-                  f"kernels {100 * flops / kernels / ceiling:3.0f}%)", flush=True)
+            spread = f" [{min(row['ratios']):.2f}-{max(row['ratios']):.2f}]" if rounds > 1 else ""
+            print(f"{case.name:34s} gankit {row['gankit_steps_per_s']:8.2f} steps/s   plain {row['plain_steps_per_s']:8.2f} steps/s   "
+                  f"ratio {row['ratio']:5.2f}x{spread} (bound {row['ratio_bound']:5.2f}x)   {row['gankit_flops'] / 1e9:6.1f} GFLOP/s "
+                  f"({100 * row['fraction_of_ceiling']:3.0f}% of ceiling; kernels {100 * row['kernel_fraction_of_ceiling']:3.0f}%)", flush=True)
         quality = None if args.skip_quality else time_to_quality(device, workdir)
         result["time_to_quality_wgan_gp_ring8"] = quality
         out.write_text(json.dumps(result, indent=2) + "\n")
