@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from gankit.errors import GankitError
 
+
 class AutocastForward:
     """Calls ``module`` under bf16 autocast and returns its floating outputs as fp32 (tensors or tuples)."""
 
