@@ -87,6 +87,9 @@ class OptimConfig:
     decay_start: float = 0.0  # linear decay starts after this fraction of train.steps (CycleGAN/pix2pix: 0.5)
 
 
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")  # train.compile: off, or a torch.compile mode
+
+
 @dataclass
 class TrainConfig:
     steps: int = 5000  # generator updates
@@ -106,6 +109,7 @@ class TrainConfig:
     tensorboard: bool = False  # also write scalars and sample grids to DIR/tensorboard (needs the tensorboard package)
     precision: str = "fp32"  # fp32 | bf16 (autocast of G's and D's forward passes; weights and losses stay fp32)
     channels_last: bool = False  # image nets and batches in NHWC memory layout (faster convolutions on GPUs)
+    compile: str = "off"  # off | default | reduce-overhead | max-autotune: torch.compile of the step's forward passes
 
 
 @dataclass
@@ -180,6 +184,12 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "train.rollback_lr_factor": (lambda v: 0 < v < 1, "in (0, 1)"),
     "train.max_rollbacks": _NON_NEGATIVE,
     "train.precision": (lambda v: v in ("fp32", "bf16"), "'fp32' or 'bf16'"),
+    "train.compile": (lambda v: v in COMPILE_MODES, " | ".join(f"'{m}'" for m in COMPILE_MODES)),
+}
+
+# Other spellings of a value, taken before type conversion: YAML reads a bare `off` as false.
+_ALIASES: dict[str, dict[Any, Any]] = {
+    "train.compile": {False: "off", True: "default", "false": "off", "true": "default"},
 }
 
 
@@ -247,6 +257,8 @@ def set_value(config: Config, key: str, value: Any) -> None:
     section_obj = getattr(config, section)
     if not hasattr(section_obj, name) or name.startswith("_"):
         raise GankitError(f"unknown config key {key!r}{did_you_mean(key, valid_keys())}")
+    if isinstance(value, (str, bool)):
+        value = _ALIASES.get(key, {}).get(value.strip().lower() if isinstance(value, str) else value, value)
     converted = _coerce(key, value, _field_type(section_obj, name))
     rule = _CONSTRAINTS.get(key)
     if rule is not None:

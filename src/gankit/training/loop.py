@@ -30,6 +30,7 @@ from gankit.errors import GankitError, TrainingStopped
 from gankit.losses import get_loss
 from gankit.nets import build_networks, resolve_arch, sample_latent
 from gankit.penalties import add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std
+from gankit.training.compilation import begin_step, compiled
 from gankit.training.distributed import convert_sync_batchnorm, init_distributed
 from gankit.training.checkpoint import (
     checkpoint_name, latest_checkpoint, load_checkpoint, os_error_reason, prune_checkpoints, remove_stale_temporaries,
@@ -41,7 +42,6 @@ from gankit.training.run_dir import RunDir, ensure_writable
 from gankit.training.signals import GracefulStop
 from gankit.training.snapshots import quick_metrics, write_snapshot
 from gankit.training.tensorboard import open_tensorboard
-
 
 
 RANK_SEED_STRIDE = 1_000_003
@@ -123,9 +123,13 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     if t.channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     G_train, D_train = ddp.wrap(G, device), ddp.wrap(D, device)  # DDP wrappers for the updates; G, D for the rest
-    # The forward passes the step makes, under bf16 autocast if train.precision=bf16 (scores back in fp32).
-    G_train, D_train = with_precision(G_train, t.precision, device), with_precision(D_train, t.precision, device)
-    G_step, D_step = with_precision(G, t.precision, device), with_precision(D, t.precision, device)
+    # The forward passes the step makes: compiled if train.compile, under bf16 autocast if train.precision=bf16
+    # (scores back in fp32). The gradient penalty's pass stays eager: compiled graphs have no double backward.
+    def step_pass(module: nn.Module):
+        return with_precision(compiled(module, t.compile), t.precision, device)
+
+    G_train, D_train, G_step, D_step = step_pass(G_train), step_pass(D_train), step_pass(G), step_pass(D)
+    D_penalty = with_precision(D, t.precision, device)
     loss = get_loss(config.loss.name, lsgan_a=config.loss.lsgan_a, lsgan_b=config.loss.lsgan_b, lsgan_c=config.loss.lsgan_c)
     opt_g = make_optimizer(config.optim, G.parameters(), config.optim.lr_g)
     opt_d = make_optimizer(config.optim, D.parameters(), config.optim.lr_d)
@@ -245,6 +249,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     step = start
     with GracefulStop() as stop:
         while step < t.steps:
+            begin_step(t.compile)
             sigma = instance_noise_std(step, config.loss.instance_noise, noise_steps) if config.loss.instance_noise > 0 else 0.0
 
             # --- discriminator / critic: n_critic updates -------------------------------------------
@@ -264,7 +269,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                     loss_d = loss.discriminator(real_score, D_train(fake_in, cond))
                 if config.loss.gp_weight > 0:
                     penalty = gradient_penalty(
-                        D_step, real_in, fake_in, weight=config.loss.gp_weight, one_sided=config.loss.gp_one_sided,
+                        D_penalty, real_in, fake_in, weight=config.loss.gp_weight, one_sided=config.loss.gp_one_sided,
                         generator=rng, critic_kwargs={"labels": cond},
                     )
                     loss_d = loss_d + penalty

@@ -47,6 +47,7 @@ _UNSUPPORTED = {
     "model.conditional": lambda c: c.model.conditional,
     "train.precision": lambda c: c.train.precision != "fp32",
     "train.channels_last": lambda c: c.train.channels_last,
+    "train.compile": lambda c: c.train.compile != "off",
 }
 
 
