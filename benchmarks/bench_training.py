@@ -10,7 +10,8 @@ loss and optimiser for the same number of generator steps, one after the other i
 
 The "10 seeds" cases are a seed study (PacGAN's 10 trials): gankit trains the ten seeds as one batched
 model (``gankit sweep``, :mod:`gankit.nets.ensemble`), the plain loop trains them one after another;
-both rates count single-seed generator steps.
+both rates count single-seed generator steps. The "compiled" cases run gankit's step with ``train.compile=default``
+(TorchInductor; the compile falls in the untimed warm-up) against the same eager plain loop.
 
 Reported per case: steps/s of both and their ratio, achieved FLOP/s of gankit's step (counted with
 ``torch.utils.flop_counter``) against the machine's measured matrix-multiply ceiling, and peak memory
@@ -188,13 +189,24 @@ def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path, round_: 
     return records[-1]["steps_per_s"] * case.seeds
 
 
+_DATASETS: dict = {}
+
+
+def _dataset(data_config, device: torch.device):
+    """The plain loop's data set, built once per configuration (MNIST at 64 px takes seconds to resize)."""
+    key = (repr(data_config), str(device))
+    if key not in _DATASETS:
+        _DATASETS[key] = build_from_config(data_config, device)
+    return _DATASETS[key]
+
+
 def plain_steps_per_s(case: Case, device: torch.device, measure: bool = True) -> tuple[float, float | None, float | None]:
     """The reference loop; returns (steps/s, FLOPs of one step, seconds of one step inside matmul/conv kernels),
     the last two only if ``measure`` (else None)."""
     config = resolve_config(case.recipe, case.data, "image" if case.data == "mnist" else "vector",
                             {**case.overrides, "train.device": str(device)})
     torch.manual_seed(0)
-    dataset = build_from_config(config.data, device)
+    dataset = _dataset(config.data, device)
     if hasattr(dataset, "x"):
         real_data = dataset.x.cpu()
     else:  # toy distributions: a fixed sample, as reference code would load from disk
@@ -250,17 +262,19 @@ def plain_steps_per_s(case: Case, device: torch.device, measure: bool = True) ->
     return rate, flops, kernel_seconds(step, max(2, case.steps // 10), device) if measure else None
 
 
-def measure_case(case: Case, device: torch.device, workdir: Path, rounds: int, ceiling: float) -> dict:
+def measure_case(case: Case, device: torch.device, workdir: Path, rounds: int) -> dict:
     """``rounds`` pairs (plain, then gankit) back to back; the ratio is the median of the pairs' ratios.
 
     The virtual machine's speed drifts by tens of percent within minutes, so each ratio compares two loops
-    timed seconds apart, and the median discards a pair that a slow spell split.
+    timed seconds apart, and the median discards a pair that a slow spell split. For the same reason the
+    matmul ceiling is measured again for each case, right after its kernels are profiled.
     """
-    plain_rates, gankit_rates, flops, kernels = [], [], None, None
+    started = time.perf_counter()
+    plain_rates, gankit_rates, flops, kernels, ceiling = [], [], None, None, None
     for round_ in range(rounds):
         plain, measured_flops, measured_kernels = plain_steps_per_s(case, device, measure=round_ == 0)
         if round_ == 0:
-            flops, kernels = measured_flops, measured_kernels
+            flops, kernels, ceiling = measured_flops, measured_kernels, matmul_ceiling(device)
         plain_rates.append(plain)
         gankit_rates.append(gankit_steps_per_s(case, device, workdir, round_))
     ratios = [ours / plain for ours, plain in zip(gankit_rates, plain_rates)]
@@ -269,7 +283,8 @@ def measure_case(case: Case, device: torch.device, workdir: Path, rounds: int, c
             "ratio": statistics.median(ratios), "ratios": ratios, "gankit_rounds": gankit_rates, "plain_rounds": plain_rates,
             "flop_per_step": flops, "gankit_flops": flops * ours, "fraction_of_ceiling": flops * ours / ceiling,
             "plain_kernel_seconds_per_step": kernels, "ratio_bound": 1 / (plain * kernels),
-            "kernel_fraction_of_ceiling": flops / kernels / ceiling, "peak_memory_mb": peak_memory_mb(device)}
+            "kernel_fraction_of_ceiling": flops / kernels / ceiling, "matmul_ceiling_flops": ceiling,
+            "peak_memory_mb": peak_memory_mb(device), "seconds": time.perf_counter() - started}
 
 
 def time_to_quality(device: torch.device, workdir: Path, hq: float = 0.9) -> dict:
@@ -302,7 +317,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "training.json"))
     args = parser.parse_args()
     device = torch.device(args.device)
-    ceiling = matmul_ceiling(device)
+    started = time.perf_counter()
     rounds = args.rounds or (1 if args.quick else 3)
     mixed = device.type == "cuda" if args.mixed is None else args.mixed
     selected = [c for c in cases(args.quick, mixed, args.compiled) if not args.cases or any(s in c.name for s in args.cases.split(","))]
@@ -311,7 +326,6 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "device": str(device),
                     "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "cuda": torch.cuda.get_device_name(device) if device.type == "cuda" else None},
-        "matmul_ceiling_flops": ceiling,
         "cases": [],
         "time_to_quality_wgan_gp_ring8": None,
         "quick": args.quick,
@@ -322,24 +336,29 @@ def main() -> None:
     quality = None
     try:
         for case in selected:
-            row = measure_case(case, device, workdir, rounds, ceiling)
+            row = measure_case(case, device, workdir, rounds)
             result["cases"].append(row)
             out.write_text(json.dumps(result, indent=2) + "\n")  # after every case: a cut-short run keeps what it measured
             spread = f" [{min(row['ratios']):.2f}-{max(row['ratios']):.2f}]" if rounds > 1 else ""
             print(f"{case.name:34s} gankit {row['gankit_steps_per_s']:8.2f} steps/s   plain {row['plain_steps_per_s']:8.2f} steps/s   "
                   f"ratio {row['ratio']:5.2f}x{spread} (bound {row['ratio_bound']:5.2f}x)   {row['gankit_flops'] / 1e9:6.1f} GFLOP/s "
-                  f"({100 * row['fraction_of_ceiling']:3.0f}% of ceiling; kernels {100 * row['kernel_fraction_of_ceiling']:3.0f}%)", flush=True)
+                  f"({100 * row['fraction_of_ceiling']:3.0f}% of {row['matmul_ceiling_flops'] / 1e9:3.0f}; kernels "
+                  f"{100 * row['kernel_fraction_of_ceiling']:3.0f}%)  {row['seconds']:4.0f}s", flush=True)
         quality = None if args.skip_quality else time_to_quality(device, workdir)
         result["time_to_quality_wgan_gp_ring8"] = quality
+        result["seconds"] = time.perf_counter() - started
         out.write_text(json.dumps(result, indent=2) + "\n")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\nmatmul ceiling: {ceiling / 1e9:.1f} GFLOP/s on {device} ({torch.get_num_threads()} threads)")
+    ceilings = [row["matmul_ceiling_flops"] / 1e9 for row in result["cases"]]
+    if ceilings:
+        print(f"\nmatmul ceiling (measured per case): {min(ceilings):.1f}-{max(ceilings):.1f} GFLOP/s on {device} "
+              f"({torch.get_num_threads()} threads)")
     if quality:
         print(f"time to quality (WGAN-GP ring8, 8/8 modes, >=90% HQ): "
               f"{quality['seconds']:.1f}s at step {quality['step']}" if quality["reached"] else
               f"time to quality: not reached (final {quality['final_modes']}/8 modes, {quality['final_hq_fraction']:.2%} HQ)")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} ({(time.perf_counter() - started) / 60:.1f} min)")
 
 
 if __name__ == "__main__":
