@@ -10,8 +10,9 @@ loss and optimiser for the same number of generator steps, one after the other i
 
 The "10 seeds" cases are a seed study (PacGAN's 10 trials): gankit trains the ten seeds as one batched
 model (``gankit sweep``, :mod:`gankit.nets.ensemble`), the plain loop trains them one after another;
-both rates count single-seed generator steps. The "compiled" cases run gankit's step with ``train.compile=default``
-(TorchInductor; the compile falls in the untimed warm-up) against the same eager plain loop.
+both rates count single-seed generator steps. The "NHWC" cases run gankit with ``train.channels_last=true``, the
+"compiled" ones with ``train.compile=default`` (TorchInductor; the compile falls in the untimed warm-up), against the
+same plain loop (NCHW, eager).
 
 Reported per case: steps/s of both and their ratio, achieved FLOP/s of gankit's step (counted with
 ``torch.utils.flop_counter``) against the machine's measured matrix-multiply ceiling, and peak memory
@@ -27,7 +28,7 @@ products (D frozen in the G step) can edge past the bound slightly.
 Each case runs ``--rounds`` pairs (plain, then gankit, seconds apart; default 3) and reports the median of
 the pairs' ratios with their range: the virtual machine's speed drifts by tens of percent within minutes.
 
-    python benchmarks/bench_training.py [--quick] [--rounds N] [--device cpu|cuda] [--mixed] [--no-compiled] [--out benchmarks/results/training.json]
+    python benchmarks/bench_training.py [--quick] [--rounds N] [--device cpu|cuda] [--mixed] [--no-variants] [--out benchmarks/results/training.json]
 
 Absolute numbers on a shared machine are noisy; the ratios, measured side by side, are the result.
 """
@@ -72,13 +73,14 @@ class Case:
 
 
 MIXED = {"train.precision": "bf16", "train.channels_last": True}
+NHWC = {"train.channels_last": True}
 COMPILED = {"train.compile": "default"}
 CUDA_GRAPHS = {"train.compile": "reduce-overhead"}  # torch.compile with CUDA graphs (on CPU: the same as default)
 
 
-def cases(quick: bool, mixed: bool = False, compiled: bool = True) -> list[Case]:
-    """The suite; ``compiled`` adds conv cases with gankit's step compiled (``train.compile``; the compile is
-    in the untimed warm-up); ``mixed`` adds the conv cases with gankit in bf16 + channels_last against the
+def cases(quick: bool, mixed: bool = False, variants: bool = True) -> list[Case]:
+    """The suite; ``variants`` adds conv cases with gankit in channels_last (NHWC) or with its step compiled
+    (``train.compile``; the compile is in the untimed warm-up); ``mixed`` adds the conv cases with gankit in bf16 + channels_last against the
     plain fp32 loop (on by default on CUDA; on a CPU without bf16 units it is slower, not faster), and a toy
     case with CUDA graphs."""
     toy = {"model.z_dim": 8, "model.g_hidden": 128, "model.d_hidden": 128, "data.batch_size": 256}
@@ -94,9 +96,10 @@ def cases(quick: bool, mixed: bool = False, compiled: bool = True) -> list[Case]
         Case("DCGAN 64px nsgan (MNIST@64)", "dcgan", "mnist", mnist64, 2 if quick else 4, 2),
         Case("DCGAN 64px wgan-gp (MNIST@64)", "wgan-gp", "mnist", mnist64, 1 if quick else 2, 1),
     ] + ([
-        Case("DCGAN 28px nsgan, compiled", "dcgan", "mnist", mnist, 5 if quick else 15, 5, gankit_only=COMPILED),
+        Case("DCGAN 28px nsgan, NHWC", "dcgan", "mnist", mnist, 5 if quick else 15, 5, gankit_only=NHWC),
+        Case("DCGAN 64px nsgan, NHWC", "dcgan", "mnist", mnist64, 2 if quick else 4, 2, gankit_only=NHWC),
         Case("DCGAN 64px nsgan, compiled", "dcgan", "mnist", mnist64, 2 if quick else 4, 2, gankit_only=COMPILED),
-    ] if compiled else []) + ([
+    ] if variants else []) + ([
         Case("toy MLP nsgan (ring8), CUDA graphs", "nsgan", "ring8", toy, 100 if quick else 200, 50, gankit_only=CUDA_GRAPHS),
         Case("DCGAN 28px nsgan, bf16+NHWC", "dcgan", "mnist", mnist, 5 if quick else 15, 5, gankit_only=MIXED),
         Case("DCGAN 64px nsgan, bf16+NHWC", "dcgan", "mnist", mnist64, 2 if quick else 4, 2, gankit_only=MIXED),
@@ -312,15 +315,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="plain/gankit pairs per case, median ratio (default 3; 1 with --quick)")
     parser.add_argument("--mixed", action=argparse.BooleanOptionalAction, default=None,
                         help="add the bf16 + channels_last conv cases (default: on CUDA only)")
-    parser.add_argument("--compiled", action=argparse.BooleanOptionalAction, default=True,
-                        help="add the conv cases with gankit's step compiled (train.compile=default)")
+    parser.add_argument("--variants", action=argparse.BooleanOptionalAction, default=True,
+                        help="add the conv cases with gankit in channels_last or compiled (train.compile=default)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "training.json"))
     args = parser.parse_args()
     device = torch.device(args.device)
     started = time.perf_counter()
     rounds = args.rounds or (1 if args.quick else 3)
     mixed = device.type == "cuda" if args.mixed is None else args.mixed
-    selected = [c for c in cases(args.quick, mixed, args.compiled) if not args.cases or any(s in c.name for s in args.cases.split(","))]
+    selected = [c for c in cases(args.quick, mixed, args.variants) if not args.cases or any(s in c.name for s in args.cases.split(","))]
     workdir = Path(tempfile.mkdtemp(prefix="gankit-bench-"))
     result = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "device": str(device),

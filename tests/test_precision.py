@@ -66,16 +66,20 @@ def test_channels_last_keeps_values():
     assert to_channels_last(v) is v
 
 
-@pytest.mark.parametrize("recipe", ["wgan-gp", "dcgan", "infogan"])
-def test_bf16_channels_last_training_runs_and_resumes_exactly(recipe, tmp_path):
-    extra = {"train.precision": "bf16", "train.channels_last": True}
+@pytest.mark.parametrize("recipe, extra", [
+    ("wgan-gp", {"train.precision": "bf16", "train.channels_last": True}),
+    ("dcgan", {"train.precision": "bf16", "train.channels_last": True}),
+    ("infogan", {"train.precision": "bf16", "train.channels_last": True}),
+    ("dcgan", {"train.channels_last": True}),  # fp32 NHWC: the faster layout on CPU too
+], ids=["wgan-gp-bf16-nhwc", "dcgan-bf16-nhwc", "infogan-bf16-nhwc", "dcgan-nhwc"])
+def test_bf16_channels_last_training_runs_and_resumes_exactly(recipe, extra, tmp_path):
     config = resolve_config(recipe, TINY_IMAGES, "image", {**OVERRIDES, **extra, "train.steps": 4, "train.checkpoint_every": 2})
     full = train(config, tmp_path / "full", progress=False)
     records = [json.loads(line) for line in (full.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite([r["loss_d"], r["loss_g"]]).all() for r in records)
     conv = next(m for m in full.discriminator.modules() if isinstance(m, nn.Conv2d))
     assert conv.weight.dtype == torch.float32 and conv.weight.is_contiguous(memory_format=torch.channels_last)
-    assert json.loads((full.run_dir / "config.json").read_text())["train"]["precision"] == "bf16"
+    assert json.loads((full.run_dir / "config.json").read_text())["train"]["precision"] == extra.get("train.precision", "fp32")
 
     # Killed after step 2, resumed: the same weights as the uninterrupted run.
     half = resolve_config(recipe, TINY_IMAGES, "image", {**OVERRIDES, **extra, "train.steps": 2, "train.checkpoint_every": 2})

@@ -108,7 +108,7 @@ class TrainConfig:
     pool_size: int = 50  # translation: history of generated images D is shown (CycleGAN 50, pix2pix 0 = off)
     tensorboard: bool = False  # also write scalars and sample grids to DIR/tensorboard (needs the tensorboard package)
     precision: str = "fp32"  # fp32 | bf16 (autocast of G's and D's forward passes; weights and losses stay fp32)
-    channels_last: bool = False  # image nets and batches in NHWC memory layout (faster convolutions on GPUs)
+    channels_last: bool = False  # image nets and batches in NHWC memory layout (faster convolutions: oneDNN, cuDNN)
     compile: str = "off"  # off | default | reduce-overhead | max-autotune: torch.compile of the step's forward passes
 
 
