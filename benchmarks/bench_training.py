@@ -15,8 +15,9 @@ both rates count single-seed generator steps. The "NHWC" cases run gankit with `
 same plain loop (NCHW, eager).
 
 Reported per case: steps/s of both and their ratio, achieved FLOP/s of gankit's step (counted with
-``torch.utils.flop_counter``) against the machine's measured matrix-multiply ceiling, and peak memory
-(CUDA: max allocated; CPU: the process's peak resident set, which only grows). Also: time to quality,
+``torch.utils.flop_counter``) against the machine's measured matrix-multiply ceiling, and the peak memory of
+gankit's run (its data set, nets, optimiser states and activations; CUDA: max allocated, CPU: resident set, both
+above the process's level before the run; see ``PeakMemory``). Also: time to quality,
 the seconds until WGAN-GP's default ring8 run reaches 8/8 modes and >= 90% high-quality samples.
 
 What bounds the ratio: the plain step is profiled once more to time its matrix products alone (the
@@ -38,7 +39,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
+import ctypes
+import gc
+import os
+import threading
 import shutil
 import statistics
 import sys
@@ -148,10 +152,52 @@ def kernel_seconds(step, repeats: int, device: torch.device) -> float:
     return micros / 1e6 / repeats
 
 
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+class PeakMemory:
+    """Peak memory above the starting point while the ``with`` block runs, in MiB (``.mb``).
+
+    CUDA: ``max_memory_allocated`` above what was allocated at the start. CPU (Linux): the process's resident
+    set, sampled every 2 ms from /proc/self/statm by a thread, above its value at the start, after freed heap
+    memory is handed back to the system (``malloc_trim``) so that the resident set follows live memory; the
+    sampler reads a file between sleeps, a cost within the timing noise.
+    """
+
+    def __init__(self, device: torch.device, interval: float = 0.002):
+        self.device, self.interval, self.mb = device, interval, float("nan")
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _resident_bytes() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._peak = max(self._peak, self._resident_bytes())
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        elif Path("/proc/self/statm").exists():
+            gc.collect()
+            try:
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
+            except OSError:  # not glibc: the resident set then also counts freed, unreturned memory
+                pass
+            self._base = self._peak = self._resident_bytes()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self.device.type == "cuda":
+            self.mb = (torch.cuda.max_memory_allocated(self.device) - self._base) / 2**20
+        elif hasattr(self, "_thread"):
+            self._stop.set()
+            self._thread.join()
+            self._peak = max(self._peak, self._resident_bytes())
+            self.mb = (self._peak - self._base) / 2**20
+        return False
 
 
 def sync(device: torch.device) -> None:
@@ -279,7 +325,11 @@ def measure_case(case: Case, device: torch.device, workdir: Path, rounds: int) -
         if round_ == 0:
             flops, kernels, ceiling = measured_flops, measured_kernels, matmul_ceiling(device)
         plain_rates.append(plain)
-        gankit_rates.append(gankit_steps_per_s(case, device, workdir, round_))
+        if round_ == 0:  # memory in one round only: the sampler's wake-ups stay out of the other rounds' timing
+            with PeakMemory(device) as memory:
+                gankit_rates.append(gankit_steps_per_s(case, device, workdir, round_))
+        else:
+            gankit_rates.append(gankit_steps_per_s(case, device, workdir, round_))
     ratios = [ours / plain for ours, plain in zip(gankit_rates, plain_rates)]
     plain, ours = statistics.median(plain_rates), statistics.median(gankit_rates)
     return {"case": case.name, "gankit_steps_per_s": ours, "plain_steps_per_s": plain,
@@ -287,7 +337,7 @@ def measure_case(case: Case, device: torch.device, workdir: Path, rounds: int) -
             "flop_per_step": flops, "gankit_flops": flops * ours, "fraction_of_ceiling": flops * ours / ceiling,
             "plain_kernel_seconds_per_step": kernels, "ratio_bound": 1 / (plain * kernels),
             "kernel_fraction_of_ceiling": flops / kernels / ceiling, "matmul_ceiling_flops": ceiling,
-            "peak_memory_mb": peak_memory_mb(device), "seconds": time.perf_counter() - started}
+            "peak_memory_mb": memory.mb, "seconds": time.perf_counter() - started}
 
 
 def time_to_quality(device: torch.device, workdir: Path, hq: float = 0.9) -> dict:
@@ -346,7 +396,7 @@ def main() -> None:
             print(f"{case.name:34s} gankit {row['gankit_steps_per_s']:8.2f} steps/s   plain {row['plain_steps_per_s']:8.2f} steps/s   "
                   f"ratio {row['ratio']:5.2f}x{spread} (bound {row['ratio_bound']:5.2f}x)   {row['gankit_flops'] / 1e9:6.1f} GFLOP/s "
                   f"({100 * row['fraction_of_ceiling']:3.0f}% of {row['matmul_ceiling_flops'] / 1e9:3.0f}; kernels "
-                  f"{100 * row['kernel_fraction_of_ceiling']:3.0f}%)  {row['seconds']:4.0f}s", flush=True)
+                  f"{100 * row['kernel_fraction_of_ceiling']:3.0f}%)  peak {row['peak_memory_mb']:6.0f} MiB  {row['seconds']:4.0f}s", flush=True)
         quality = None if args.skip_quality else time_to_quality(device, workdir)
         result["time_to_quality_wgan_gp_ring8"] = quality
         result["seconds"] = time.perf_counter() - started
