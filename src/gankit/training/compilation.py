@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+
 def compiled(module: nn.Module, mode: str) -> nn.Module:
     """``module`` itself for ``off``, else ``torch.compile(module, mode=mode)`` (same parameters, compiled forward).
 
