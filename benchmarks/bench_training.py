@@ -37,15 +37,16 @@ Absolute numbers on a shared machine are noisy; the ratios, measured side by sid
 from __future__ import annotations
 
 import argparse
-import json
-import platform
+import contextlib
 import ctypes
 import gc
+import json
 import os
-import threading
+import platform
 import shutil
 import statistics
 import sys
+import threading
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -84,9 +85,9 @@ CUDA_GRAPHS = {"train.compile": "reduce-overhead"}  # torch.compile with CUDA gr
 
 def cases(quick: bool, mixed: bool = False, variants: bool = True) -> list[Case]:
     """The suite; ``variants`` adds conv cases with gankit in channels_last (NHWC) or with its step compiled
-    (``train.compile``; the compile is in the untimed warm-up); ``mixed`` adds the conv cases with gankit in bf16 + channels_last against the
-    plain fp32 loop (on by default on CUDA; on a CPU without bf16 units it is slower, not faster), and a toy
-    case with CUDA graphs."""
+    (``train.compile``; the compile is in the untimed warm-up); ``mixed`` adds the conv cases with gankit in
+    bf16 + channels_last against the plain fp32 loop (on by default on CUDA; on a CPU without bf16 units it is
+    slower, not faster), and a toy case with CUDA graphs."""
     toy = {"model.z_dim": 8, "model.g_hidden": 128, "model.d_hidden": 128, "data.batch_size": 256}
     mnist = {"data.batch_size": 64}
     mnist64 = {"data.batch_size": 64, "data.image_size": 64}
@@ -320,15 +321,15 @@ def measure_case(case: Case, device: torch.device, workdir: Path, rounds: int) -
     """
     started = time.perf_counter()
     plain_rates, gankit_rates, flops, kernels, ceiling = [], [], None, None, None
+    memory = PeakMemory(device)
     for round_ in range(rounds):
-        plain, measured_flops, measured_kernels = plain_steps_per_s(case, device, measure=round_ == 0)
-        if round_ == 0:
+        first = round_ == 0
+        plain, measured_flops, measured_kernels = plain_steps_per_s(case, device, measure=first)
+        if first:
             flops, kernels, ceiling = measured_flops, measured_kernels, matmul_ceiling(device)
         plain_rates.append(plain)
-        if round_ == 0:  # memory in one round only: the sampler's wake-ups stay out of the other rounds' timing
-            with PeakMemory(device) as memory:
-                gankit_rates.append(gankit_steps_per_s(case, device, workdir, round_))
-        else:
+        # Memory in the first round only: the sampler's wake-ups stay out of the other rounds' timing.
+        with memory if first else contextlib.nullcontext():
             gankit_rates.append(gankit_steps_per_s(case, device, workdir, round_))
     ratios = [ours / plain for ours, plain in zip(gankit_rates, plain_rates)]
     plain, ours = statistics.median(plain_rates), statistics.median(gankit_rates)
