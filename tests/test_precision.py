@@ -12,7 +12,7 @@ from gankit.errors import GankitError
 from gankit.penalties import gradient_penalty
 from gankit.recipes import resolve_config
 from gankit.training.loop import train
-from gankit.training.precision import AutocastForward, to_channels_last, with_precision
+from gankit.training.precision import AutocastForward, is_convolutional, to_channels_last, use_channels_last, with_precision
 
 from test_image_training import OVERRIDES, TINY_IMAGES
 
@@ -70,15 +70,17 @@ def test_channels_last_keeps_values():
     ("wgan-gp", {"train.precision": "bf16", "train.channels_last": True}),
     ("dcgan", {"train.precision": "bf16", "train.channels_last": True}),
     ("infogan", {"train.precision": "bf16", "train.channels_last": True}),
-    ("dcgan", {"train.channels_last": True}),  # fp32 NHWC: the faster layout on CPU too
-], ids=["wgan-gp-bf16-nhwc", "dcgan-bf16-nhwc", "infogan-bf16-nhwc", "dcgan-nhwc"])
+    ("dcgan", {}),  # fp32 NHWC: the default for images on CPU (train.channels_last=auto)
+], ids=["wgan-gp-bf16-nhwc", "dcgan-bf16-nhwc", "infogan-bf16-nhwc", "dcgan-default-nhwc"])
 def test_bf16_channels_last_training_runs_and_resumes_exactly(recipe, extra, tmp_path):
     config = resolve_config(recipe, TINY_IMAGES, "image", {**OVERRIDES, **extra, "train.steps": 4, "train.checkpoint_every": 2})
     full = train(config, tmp_path / "full", progress=False)
     records = [json.loads(line) for line in (full.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite([r["loss_d"], r["loss_g"]]).all() for r in records)
-    conv = next(m for m in full.discriminator.modules() if isinstance(m, nn.Conv2d))
+    conv = next(m for m in full.discriminator.modules() if isinstance(m, nn.Conv2d) and m.in_channels > 1)
     assert conv.weight.dtype == torch.float32 and conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()  # really NHWC, not a shape for which both layouts coincide
+    assert json.loads((full.run_dir / "run.json").read_text())["layout"] == "NHWC"
     assert json.loads((full.run_dir / "config.json").read_text())["train"]["precision"] == extra.get("train.precision", "fp32")
 
     # Killed after step 2, resumed: the same weights as the uninterrupted run.
@@ -106,3 +108,35 @@ def test_bad_precision_and_channels_last_on_vectors_are_refused(tmp_path):
     config = resolve_config("wgan-gp", "ring8", "vector", {"train.steps": 2, "train.channels_last": True, "train.device": "cpu"})
     with pytest.raises(GankitError, match=r"train.channels_last.*\(2,\)"):
         train(config, tmp_path / "run", progress=False)
+
+
+def test_channels_last_auto_is_nhwc_for_images_on_cpu_only():
+    cpu, cuda, image, vector = torch.device("cpu"), torch.device("cuda"), (1, 28, 28), (2,)
+    assert use_channels_last("auto", image, cpu)
+    assert not use_channels_last("auto", vector, cpu)  # the toy MLPs: no layout to change
+    assert not use_channels_last("auto", image, cpu, convolutional=False)  # an MLP on images: only copies
+    assert not use_channels_last("auto", image, cuda)  # unmeasured on GPUs: NCHW unless asked
+    assert use_channels_last("on", image, cuda) and not use_channels_last("off", image, cpu)
+    with pytest.raises(GankitError, match=r"train.channels_last.*\(2,\)"):
+        use_channels_last("on", vector, cpu)
+
+
+def test_is_convolutional_looks_for_2d_convolution_weights():
+    assert is_convolutional(nn.Linear(2, 2), nn.Sequential(nn.ConvTranspose2d(3, 4, 4)))
+    assert not is_convolutional(nn.Linear(2, 2), nn.Conv1d(2, 2, 3))
+
+
+def test_channels_last_takes_its_old_booleans_and_names_its_values():
+    assert Config().train.channels_last == "auto"
+    for value, mode in [(True, "on"), (False, "off"), ("true", "on"), ("False", "off"), ("auto", "auto"), ("off", "off")]:
+        assert apply_overrides(Config(), {"train.channels_last": value}).train.channels_last == mode
+    with pytest.raises(GankitError, match=r"train.channels_last.*'auto' \| 'on' \| 'off'"):
+        apply_overrides(Config(), {"train.channels_last": "nhwc"})
+
+
+def test_channels_last_off_trains_in_nchw(tmp_path):
+    config = resolve_config("dcgan", TINY_IMAGES, "image", {**OVERRIDES, "train.steps": 2, "train.channels_last": "off"})
+    result = train(config, tmp_path / "run", progress=False)
+    conv = next(m for m in result.discriminator.modules() if isinstance(m, nn.Conv2d) and m.in_channels > 1)
+    assert conv.weight.is_contiguous() and not conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert json.loads((result.run_dir / "run.json").read_text())["layout"] == "NCHW"

@@ -88,6 +88,7 @@ class OptimConfig:
 
 
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")  # train.compile: off, or a torch.compile mode
+CHANNELS_LAST_MODES = ("auto", "on", "off")  # train.channels_last: auto = NHWC for image data on CPU, where it is faster
 
 
 @dataclass
@@ -108,7 +109,7 @@ class TrainConfig:
     pool_size: int = 50  # translation: history of generated images D is shown (CycleGAN 50, pix2pix 0 = off)
     tensorboard: bool = False  # also write scalars and sample grids to DIR/tensorboard (needs the tensorboard package)
     precision: str = "fp32"  # fp32 | bf16 (autocast of G's and D's forward passes; weights and losses stay fp32)
-    channels_last: bool = False  # image nets and batches in NHWC memory layout (faster convolutions: oneDNN, cuDNN)
+    channels_last: str = "auto"  # auto | on | off: image nets and batches in NHWC (auto: on for images on CPU)
     compile: str = "off"  # off | default | reduce-overhead | max-autotune: torch.compile of the step's forward passes
 
 
@@ -185,11 +186,13 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "train.max_rollbacks": _NON_NEGATIVE,
     "train.precision": (lambda v: v in ("fp32", "bf16"), "'fp32' or 'bf16'"),
     "train.compile": (lambda v: v in COMPILE_MODES, " | ".join(f"'{m}'" for m in COMPILE_MODES)),
+    "train.channels_last": (lambda v: v in CHANNELS_LAST_MODES, " | ".join(f"'{m}'" for m in CHANNELS_LAST_MODES)),
 }
 
 # Other spellings of a value, taken before type conversion: YAML reads a bare `off` as false.
 _ALIASES: dict[str, dict[Any, Any]] = {
     "train.compile": {False: "off", True: "default", "false": "off", "true": "default"},
+    "train.channels_last": {False: "off", True: "on", "false": "off", "true": "on"},  # was a bool before "auto"
 }
 
 

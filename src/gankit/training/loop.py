@@ -37,7 +37,7 @@ from gankit.training.checkpoint import (
     save_checkpoint,
 )
 from gankit.training.ema import EMA
-from gankit.training.precision import check_channels_last, to_channels_last, with_precision
+from gankit.training.precision import is_convolutional, to_channels_last, use_channels_last, with_precision
 from gankit.training.run_dir import RunDir, ensure_writable
 from gankit.training.signals import GracefulStop
 from gankit.training.snapshots import quick_metrics, write_snapshot
@@ -118,9 +118,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     G, D = build_models(config, dataset.shape, dataset.num_classes, device) if networks is None else (n.to(device) for n in networks)
     if config.model.sync_batchnorm and ddp.enabled:
         G, D = convert_sync_batchnorm(G, device), convert_sync_batchnorm(D, device)
-    check_channels_last(t.channels_last, dataset.shape)
-    layout = to_channels_last if t.channels_last else (lambda x: x)
-    if t.channels_last:
+    nhwc = use_channels_last(t.channels_last, dataset.shape, device, is_convolutional(G, D))
+    layout = to_channels_last if nhwc else (lambda x: x)
+    if nhwc:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     G_train, D_train = ddp.wrap(G, device), ddp.wrap(D, device)  # DDP wrappers for the updates; G, D for the rest
     # The forward passes the step makes: compiled if train.compile, under bf16 autocast if train.precision=bf16
@@ -230,7 +230,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     elif ddp.is_main:
         arch = resolve_arch(config.model.arch, dataset.shape)
         run.create(config, {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch,
-                            "world_size": ddp.world_size})
+                            "world_size": ddp.world_size,  # and the layout train.channels_last chose (images only)
+                            "layout": ("NHWC" if nhwc else "NCHW") if len(dataset.shape) == 3 else None})
 
     board = open_tensorboard(run.path, t.tensorboard and ddp.is_main)  # None unless train.tensorboard
     show_progress = (sys.stderr.isatty() if progress is None else progress) and ddp.is_main

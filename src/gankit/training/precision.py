@@ -7,11 +7,11 @@
   so every loss sees fp32 scores.
 - ``train.channels_last`` stores image nets' weights and batches as NHWC, the layout cuDNN's fastest
   convolution kernels (and oneDNN's on CPU) work in; the values are unchanged, the convolutions round
-  differently. On 2 CPU cores it trains DCGAN 1.3-1.5x faster (benchmarks/bench_training.py): oneDNN's
-  convolution kernels, forward and backward, run faster on NHWC tensors than on NCHW ones.
+  differently. On 2 CPU cores it trains DCGAN 1.2-1.5x faster (benchmarks/bench_training.py): oneDNN's
+  convolution kernels, forward and backward, run faster on NHWC tensors than on NCHW ones. Hence its
+  default, ``auto``: NHWC for images on CPU, NCHW on CUDA unless asked (unmeasured there).
 
-Both change speed, not the algorithm; fp32 with the default layout is the reference (on CPUs without bf16
-hardware, bf16 is slower).
+Both change speed, not the algorithm (on CPUs without bf16 hardware, bf16 is slower).
 """
 
 from __future__ import annotations
@@ -56,11 +56,25 @@ def with_precision(module: nn.Module, precision: str, device: torch.device):
     return AutocastForward(module, device) if precision == "bf16" else module
 
 
-def check_channels_last(enabled: bool, shape: tuple[int, ...]) -> None:
-    """channels_last is a layout of 4-D image batches; refuse it for anything else rather than ignore it."""
-    if enabled and len(shape) != 3:
+def use_channels_last(mode: str, shape: tuple[int, ...], device: torch.device, convolutional: bool = True) -> bool:
+    """Whether the run trains in NHWC, from ``train.channels_last`` (auto | on | off), the data and the nets.
+
+    ``auto`` picks NHWC for convolutional nets on image data on CPU, where it was measured faster for every
+    image recipe (1.04x InfoGAN to 1.33x SAGAN, see the README's speed section), and NCHW elsewhere: an MLP
+    on images would only pay for the copies, and on CUDA the layout's gain depends on the GPU and the
+    precision and has not been measured here, so there it stays an explicit ``on``.
+    ``on`` refuses data that is not images rather than ignore the setting.
+    """
+    is_image = len(shape) == 3
+    if mode == "on" and not is_image:
         raise GankitError(f"config key 'train.channels_last': needs image data (C, H, W), got examples of shape "
                           f"{tuple(shape)}")
+    return mode == "on" or (mode == "auto" and is_image and convolutional and device.type == "cpu")
+
+
+def is_convolutional(*modules: nn.Module) -> bool:
+    """Whether any of ``modules`` holds a 4-D weight (a 2-D convolution's), the only kind NHWC changes."""
+    return any(p.dim() == 4 for module in modules for p in module.parameters())
 
 
 def to_channels_last(x: Tensor) -> Tensor:

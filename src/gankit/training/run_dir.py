@@ -1,7 +1,7 @@
 """One folder per run (after stylegan2-ada): everything needed to inspect, resume or sample.
 
     DIR/config.json          the resolved config (every field, after recipe and overrides)
-    DIR/run.json             what the run was made from: gankit/torch versions, data shape, classes
+    DIR/run.json             what the run was made from: gankit/torch versions, data shape, classes, layout
     DIR/metrics.jsonl        one JSON object per logging interval (losses, learning rates, timings)
     DIR/samples/             snapshots over training (scatter plots or image grids)
     DIR/checkpoints/         step-XXXXXXXX.pt: full training state for exact resume
