@@ -88,7 +88,7 @@ class OptimConfig:
 
 
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")  # train.compile: off, or a torch.compile mode
-CHANNELS_LAST_MODES = ("auto", "on", "off")  # train.channels_last: auto = NHWC for image data on CPU, where it is faster
+CHANNELS_LAST_MODES = ("auto", "on", "off")  # train.channels_last: auto = NHWC for conv nets on images on CPU
 
 
 @dataclass
@@ -109,7 +109,7 @@ class TrainConfig:
     pool_size: int = 50  # translation: history of generated images D is shown (CycleGAN 50, pix2pix 0 = off)
     tensorboard: bool = False  # also write scalars and sample grids to DIR/tensorboard (needs the tensorboard package)
     precision: str = "fp32"  # fp32 | bf16 (autocast of G's and D's forward passes; weights and losses stay fp32)
-    channels_last: str = "auto"  # auto | on | off: image nets and batches in NHWC (auto: on for images on CPU)
+    channels_last: str = "auto"  # auto | on | off: image nets and batches in NHWC (auto: conv nets on CPU)
     compile: str = "off"  # off | default | reduce-overhead | max-autotune: torch.compile of the step's forward passes
 
 

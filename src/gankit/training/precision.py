@@ -9,7 +9,7 @@
   convolution kernels (and oneDNN's on CPU) work in; the values are unchanged, the convolutions round
   differently. On 2 CPU cores it trains DCGAN 1.2-1.5x faster (benchmarks/bench_training.py): oneDNN's
   convolution kernels, forward and backward, run faster on NHWC tensors than on NCHW ones. Hence its
-  default, ``auto``: NHWC for images on CPU, NCHW on CUDA unless asked (unmeasured there).
+  default, ``auto``: NHWC for conv nets on images on CPU, NCHW on CUDA unless asked (unmeasured there).
 
 Both change speed, not the algorithm (on CPUs without bf16 hardware, bf16 is slower).
 """
@@ -60,7 +60,7 @@ def use_channels_last(mode: str, shape: tuple[int, ...], device: torch.device, c
     """Whether the run trains in NHWC, from ``train.channels_last`` (auto | on | off), the data and the nets.
 
     ``auto`` picks NHWC for convolutional nets on image data on CPU, where it was measured faster for every
-    image recipe (1.04x InfoGAN to 1.33x SAGAN, see the README's speed section), and NCHW elsewhere: an MLP
+    image recipe (1.04x InfoGAN, whose recipe sets ``off``, to 1.33x SAGAN; README, Speed), and NCHW elsewhere: an MLP
     on images would only pay for the copies, and on CUDA the layout's gain depends on the GPU and the
     precision and has not been measured here, so there it stays an explicit ``on``.
     ``on`` refuses data that is not images rather than ignore the setting.
