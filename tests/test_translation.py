@@ -366,3 +366,19 @@ def test_gaussian_blur_keeps_constants_and_mass():
     spike = torch.zeros(1, 1, 21, 21)
     spike[0, 0, 10, 10] = 1.0
     assert gaussian_blur(spike, 1.0).sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_translation_trains_and_resumes_exactly_in_nhwc_when_asked(tmp_path):
+    _write_ab_folder(tmp_path / "ab", 10)
+    data = f"pairs={tmp_path / 'ab'}"
+    assert resolve_translation_config("pix2pix", data, TINY).train.channels_last == "off"  # no gain on CPU
+    config = resolve_translation_config("pix2pix", data, {**TINY, "train.channels_last": "on"})
+    full = train_translation(config, tmp_path / "full", progress=False)
+    assert json.loads((tmp_path / "full" / "run.json").read_text())["layout"] == "NHWC"
+    conv = next(m for m in full.generators.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    shutil.copytree(tmp_path / "full", tmp_path / "resumed")
+    (tmp_path / "resumed" / "checkpoints" / "step-00000004.pt").unlink()
+    resumed = train_translation(config, tmp_path / "resumed", resume=True, progress=False)
+    for key, value in full.generators.state_dict().items():
+        assert torch.equal(value, resumed.generators.state_dict()[key]), key

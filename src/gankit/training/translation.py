@@ -50,6 +50,7 @@ from gankit.grids import save_grid
 from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from gankit.training.image_pool import ImagePool
 from gankit.training.loop import make_optimizer, resolve_device
+from gankit.training.precision import is_convolutional, to_channels_last, use_channels_last
 from gankit.training.run_dir import RunDir
 from gankit.training.signals import GracefulStop
 from gankit.training.translation_config import (
@@ -196,6 +197,11 @@ def train_translation(config: Config, run_dir: str | Path, resume: bool = False,
         )
     models = build_translation_models(config, data.shape_a, data.shape_b)
     generators, discriminators = models.generators.to(device), models.discriminators.to(device)
+    nhwc = use_channels_last(t.channels_last, source_shape, device, is_convolutional(generators, discriminators))
+    layout = to_channels_last if nhwc else (lambda x: x)
+    if nhwc:  # every net of the run, and the batches below: NHWC convolutions throughout
+        generators = generators.to(memory_format=torch.channels_last)
+        discriminators = discriminators.to(memory_format=torch.channels_last)
     forward_name, backward_name = generator_names(config.data.direction)
     G = generators[forward_name]
     F_ = generators[backward_name] if cycle else None
@@ -272,6 +278,7 @@ def train_translation(config: Config, run_dir: str | Path, resume: bool = False,
         run.create(config, {
             "task": config.recipe, "shape_a": list(data.shape_a), "shape_b": list(data.shape_b), "paired": data.paired,
             "direction": config.data.direction, "arch": generator_arch(config.model, config.recipe), "generators": sorted(generators.keys()),
+            "layout": "NHWC" if nhwc else "NCHW",  # what train.channels_last chose
         })  # fmt: skip
 
     show_progress = sys.stderr.isatty() if progress is None else progress
@@ -290,7 +297,7 @@ def train_translation(config: Config, run_dir: str | Path, resume: bool = False,
     with GracefulStop() as stop:
         while step < t.steps:
             a, b = data.sample(config.data.batch_size, rng)
-            source, target = (a, b) if a_to_b else (b, a)
+            source, target = (layout(a), layout(b)) if a_to_b else (layout(b), layout(a))
 
             if not cycle:
                 # --- pix2pix: D on (input, real) vs (input, G(input)), then G ----------------------------

@@ -46,7 +46,6 @@ _UNSUPPORTED = {
     "model.spectral_norm": lambda c: c.model.spectral_norm,
     "model.conditional": lambda c: c.model.conditional,
     "train.precision": lambda c: c.train.precision != "fp32",
-    "train.channels_last": lambda c: c.train.channels_last == "on",  # auto: NCHW here
     "train.compile": lambda c: c.train.compile != "off",
 }
 
