@@ -223,7 +223,7 @@ def matmul_ceiling(device: torch.device, n: int = 2048, repeats: int = 10) -> fl
 
 def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path, round_: int = 0) -> tuple[float, str | None]:
     """Generator steps per second of gankit's loop (single-seed steps: an S-seed ensemble counts S per step),
-    and the memory layout its run chose (run.json: NCHW or NHWC for images, None for vectors)."""
+    and the memory layout its run chose (run.json: NCHW or NHWC for images; None for vectors, which have none)."""
     total = case.warmup + case.steps
     overrides = {**case.overrides, **case.gankit_only, "train.steps": total, "train.log_every": case.warmup, "train.device": str(device),
                  "train.sample_every": total, "train.checkpoint_every": total, "train.eval_samples": 64}
@@ -239,7 +239,7 @@ def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path, round_: 
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     # The last interval spans the timed steps only: set-up and warm-up are in the first.
     # Per member: S seeds advancing together make S steps of single-seed training.
-    return records[-1]["steps_per_s"] * case.seeds, json.loads((run / "run.json").read_text())["layout"]
+    return records[-1]["steps_per_s"] * case.seeds, json.loads((run / "run.json").read_text()).get("layout")
 
 
 _DATASETS: dict = {}

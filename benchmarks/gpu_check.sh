@@ -27,7 +27,7 @@ fi
 export PYTHONPATH="$PWD/src:$work/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 step() { echo; echo "=== $1"; }
-last_record() { tail -n 1 "$1/metrics.jsonl" | cut -c1-400; python3 -c "import json,sys; print('layout', json.load(open(sys.argv[1]))['layout'])" "$1/run.json"; }
+last_record() { tail -n 1 "$1/metrics.jsonl" | cut -c1-400; python3 -c "import json,sys; print('layout', json.load(open(sys.argv[1])).get('layout', '-'))" "$1/run.json"; }
 train() {  # name, seconds, then gankit train's arguments
     local name=$1 limit=$2; shift 2
     timeout "$limit" python3 -m gankit train "$@" --device "$device" --out "$work/$name" --no-progress \

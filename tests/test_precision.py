@@ -102,6 +102,12 @@ def test_bf16_changes_numerics_but_not_the_algorithm(tmp_path):
     assert max(differences) < 0.05  # ...but three steps of the same updates stay close
 
 
+def test_vector_runs_record_no_layout(tmp_path):
+    config = resolve_config("wgan-gp", "ring8", "vector", {"train.steps": 2, "train.device": "cpu", "train.eval_samples": 64})
+    train(config, tmp_path / "run", progress=False)
+    assert "layout" not in json.loads((tmp_path / "run" / "run.json").read_text())
+
+
 def test_bad_precision_and_channels_last_on_vectors_are_refused(tmp_path):
     with pytest.raises(GankitError, match="train.precision"):
         apply_overrides(Config(), {"train.precision": "fp16"})

@@ -229,9 +229,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             run.truncate_metrics(start)
     elif ddp.is_main:
         arch = resolve_arch(config.model.arch, dataset.shape)
-        run.create(config, {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch,
-                            "world_size": ddp.world_size,  # and the layout train.channels_last chose (images only)
-                            "layout": ("NHWC" if nhwc else "NCHW") if len(dataset.shape) == 3 else None})
+        meta = {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch, "world_size": ddp.world_size}
+        if len(dataset.shape) == 3:
+            meta["layout"] = "NHWC" if nhwc else "NCHW"  # what train.channels_last chose
+        run.create(config, meta)
 
     board = open_tensorboard(run.path, t.tensorboard and ddp.is_main)  # None unless train.tensorboard
     show_progress = (sys.stderr.isatty() if progress is None else progress) and ddp.is_main
