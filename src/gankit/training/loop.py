@@ -37,7 +37,7 @@ from gankit.training.checkpoint import (
     save_checkpoint,
 )
 from gankit.training.ema import EMA
-from gankit.training.precision import is_convolutional, to_channels_last, use_channels_last, with_precision
+from gankit.training.precision import set_layout, with_precision
 from gankit.training.run_dir import RunDir, ensure_writable
 from gankit.training.signals import GracefulStop
 from gankit.training.snapshots import quick_metrics, write_snapshot
@@ -118,10 +118,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     G, D = build_models(config, dataset.shape, dataset.num_classes, device) if networks is None else (n.to(device) for n in networks)
     if config.model.sync_batchnorm and ddp.enabled:
         G, D = convert_sync_batchnorm(G, device), convert_sync_batchnorm(D, device)
-    nhwc = use_channels_last(t.channels_last, dataset.shape, device, is_convolutional(G, D))
-    layout = to_channels_last if nhwc else (lambda x: x)
-    if nhwc:
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    nhwc, layout = set_layout(t.channels_last, dataset.shape, device, G, D)
     G_train, D_train = ddp.wrap(G, device), ddp.wrap(D, device)  # DDP wrappers for the updates; G, D for the rest
     # The forward passes the step makes: compiled if train.compile, under bf16 autocast if train.precision=bf16
     # (scores back in fp32). The gradient penalty's pass stays eager: compiled graphs have no double backward.

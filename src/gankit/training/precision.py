@@ -16,7 +16,7 @@ Both change speed, not the algorithm (on CPUs without bf16 hardware, bf16 is slo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -75,6 +75,25 @@ def use_channels_last(mode: str, shape: tuple[int, ...], device: torch.device, c
 def is_convolutional(*modules: nn.Module) -> bool:
     """Whether any of ``modules`` holds a 4-D weight (a 2-D convolution's), the only kind NHWC changes."""
     return any(p.dim() == 4 for module in modules for p in module.parameters())
+
+
+def set_layout(mode: str, shape: tuple[int, ...], device: torch.device,
+               *nets: nn.Module) -> tuple[bool, Callable[[Tensor], Tensor]]:
+    """Put ``nets`` (in place) in the layout ``train.channels_last`` chooses for this data and device.
+
+    Returns whether it is NHWC and what each batch goes through before the nets see it
+    (:func:`to_channels_last`, or nothing).
+    """
+    nhwc = use_channels_last(mode, shape, device, is_convolutional(*nets))
+    if not nhwc:
+        return False, _unchanged
+    for net in nets:
+        net.to(memory_format=torch.channels_last)
+    return True, to_channels_last
+
+
+def _unchanged(x: Tensor) -> Tensor:
+    return x
 
 
 def to_channels_last(x: Tensor) -> Tensor:

@@ -50,7 +50,7 @@ from gankit.grids import save_grid
 from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from gankit.training.image_pool import ImagePool
 from gankit.training.loop import make_optimizer, resolve_device
-from gankit.training.precision import is_convolutional, to_channels_last, use_channels_last
+from gankit.training.precision import set_layout
 from gankit.training.run_dir import RunDir
 from gankit.training.signals import GracefulStop
 from gankit.training.translation_config import (
@@ -197,11 +197,7 @@ def train_translation(config: Config, run_dir: str | Path, resume: bool = False,
         )
     models = build_translation_models(config, data.shape_a, data.shape_b)
     generators, discriminators = models.generators.to(device), models.discriminators.to(device)
-    nhwc = use_channels_last(t.channels_last, source_shape, device, is_convolutional(generators, discriminators))
-    layout = to_channels_last if nhwc else (lambda x: x)
-    if nhwc:  # every net of the run, and the batches below: NHWC convolutions throughout
-        generators = generators.to(memory_format=torch.channels_last)
-        discriminators = discriminators.to(memory_format=torch.channels_last)
+    nhwc, layout = set_layout(t.channels_last, source_shape, device, generators, discriminators)  # nets and batches
     forward_name, backward_name = generator_names(config.data.direction)
     G = generators[forward_name]
     F_ = generators[backward_name] if cycle else None
