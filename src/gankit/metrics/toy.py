@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import ot
 import torch
 from torch import Tensor
 
@@ -97,6 +96,9 @@ def wasserstein1(x: Tensor, y: Tensor) -> float:
     if not (np.isfinite(a_points).all() and np.isfinite(b_points).all()):
         return float("inf")  # a diverged generator's NaN/inf samples are infinitely far
     n, m = len(a_points), len(b_points)
+    import ot  # here, not at the top: POT (with the scipy.stats and networkx it loads) takes ~1.5 s to import,
+    # which every training process would pay (none needs the exact W1 while it trains)
+
     cost = ot.dist(a_points, b_points, metric="euclidean")
     # POT's default 1e5 simplex iterations stop short (with only a warning) beyond a few hundred points.
     value = ot.emd2(ot.unif(n), ot.unif(m), cost, numItermax=max(100_000, 100 * n * m))
