@@ -1,14 +1,22 @@
 """Multi-seed sweeps: train a recipe over many seeds at once and report mean ± standard error.
 
 ``run_sweep("wgan-gp", "ring8", seeds=range(10), out=DIR)`` initialises one MLP pair per seed (with
-``torch.manual_seed(seed)``, exactly as a single run would), stacks them into one batched model
-(:mod:`gankit.nets.ensemble`) and trains them together with the ordinary loop: one run, S
-independent GANs. Afterwards each member is written out as its own run directory
+``torch.manual_seed(seed)``, exactly as a single run would), stacks them into batched models
+(:mod:`gankit.nets.ensemble`) and trains them with the ordinary loop: one run, S independent GANs,
+per group of seeds. Afterwards each member is written out as its own run directory
 (``DIR/seed-N``, usable by ``gankit eval`` / ``generate``) and scored; the summary gives each
 metric's mean ± s.e. over seeds, the way PacGAN reports 10 trials.
 
-The members share the data stream of the one run: member s sees different batches than a lone
-run with seed s would, so results match single runs in distribution, not bit for bit.
+On CPU the seeds split into groups of consecutive seeds (``workers``; by default one per core), each
+group one batched model trained in its own worker process with one share of the threads
+(:mod:`gankit.training.workers`): tiny MLPs keep two cores busier side by side than through
+intra-op threads. Group ``[a, ..., b]`` trains in ``DIR/ensemble-a-b`` (``DIR/ensemble`` when there
+is one group), with ``train.seed`` = its first seed.
+
+The members of a group share the data stream of its run: member s sees different batches than a
+lone run with seed s would, so results match single runs in distribution, not bit for bit, and
+depend on the grouping (which ``sweep.json`` records); the same seeds, settings and ``workers`` give
+the same sweep.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,15 +32,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from gankit.config import ModelConfig
+from gankit.config import Config, ModelConfig
 from gankit.data import build_from_config, dataset_kind
 from gankit.errors import GankitError
 from gankit.evaluation import evaluate_run
 from gankit.nets import build_networks, resolve_arch
 from gankit.nets.ensemble import EnsembleDiscriminator, EnsembleGenerator
 from gankit.recipes import resolve_config
-from gankit.training.loop import train
+from gankit.training.loop import TrainResult, resolve_device, train
 from gankit.training.run_dir import RunDir, write_json
+from gankit.training.workers import default_workers, run_jobs
 
 
 @dataclass
@@ -39,7 +49,8 @@ class SweepResult:
     seeds: list[int]
     per_seed: list[dict[str, Any]]
     summary: dict[str, dict[str, float]]
-    seconds: float
+    seconds: float  # wall time of training and scoring, worker start-up included
+    workers: int = 1
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -86,8 +97,58 @@ def seed_ensemble(model: ModelConfig, shape: tuple[int, ...], seeds: list[int]) 
     return EnsembleGenerator(generators), EnsembleDiscriminator(critics)
 
 
+def seed_groups(seeds: list[int], workers: int) -> list[list[int]]:
+    """``seeds`` split into ``workers`` runs of consecutive seeds, sizes differing by at most one."""
+    if not 1 <= workers <= len(seeds) // 2:
+        raise GankitError(f"--workers: an ensemble needs at least 2 seeds, so {len(seeds)} seeds allow 1 to "
+                          f"{max(1, len(seeds) // 2)} workers, got {workers}")
+    size, extra = divmod(len(seeds), workers)
+    groups, start = [], 0
+    for index in range(workers):
+        end = start + size + (index < extra)
+        groups.append(seeds[start:end])
+        start = end
+    return groups
+
+
+def sweep_workers(config: Config, seeds: list[int], workers: int | None = None) -> int:
+    """``workers`` checked against the seeds, or by default one per CPU core (1 on a GPU)."""
+    if workers is None:
+        return max(1, min(default_workers(resolve_device(config.train.device), len(seeds)), len(seeds) // 2))
+    seed_groups(seeds, workers)  # raises if the seeds do not fill that many ensembles
+    return workers
+
+
+def train_seed_group(config: Config, seeds: list[int], run_dir: str | Path, progress: bool | None = None) -> TrainResult:
+    """``seeds`` trained as one batched model (:func:`seed_ensemble`) by the ordinary loop into ``run_dir``."""
+    shape = build_from_config(config.data, "cpu").shape
+    return train(config, run_dir, progress=progress, networks=seed_ensemble(config.model, shape, seeds))
+
+
+def _train_and_score(config: Config, seeds: list[int], out: str, name: str, progress: bool | None) -> list[dict[str, Any]]:
+    """One group of seeds: trained as one batched model in ``out/name``, then each member written to
+    ``out/seed-N`` and scored. Returns one metrics row per seed. A module-level function of picklable
+    arguments, so that a worker process can run it (scoring, seconds per seed, runs there too)."""
+    out_path = Path(out)
+    shape = build_from_config(config.data, "cpu").shape
+    result = train_seed_group(config, seeds, out_path / name, progress)
+    generators = result.sampler.cpu().unstack_into(seed_members(config.model, shape, seeds)[0])
+    rows = []
+    for seed, generator in zip(seeds, generators):
+        seed_config = copy.deepcopy(config)
+        seed_config.train.seed = seed
+        run = RunDir(out_path / f"seed-{seed}")
+        run.create(seed_config, {"data_shape": list(shape), "num_classes": 0, "arch": "mlp",
+                                 "trained_in": str(result.run_dir)})
+        run.save_generator(generator, {"step": result.steps, "ema": config.train.ema > 0, "ensemble_member": seed})
+        rows.append({"seed": seed, **evaluate_run(run.path)["metrics"]})
+    return rows
+
+
 def run_sweep(recipe: str, data: str, seeds: list[int], out: str | Path, overrides: dict[str, Any] | None = None,
-              progress: bool | None = None) -> SweepResult:
+              progress: bool | None = None, workers: int | None = None) -> SweepResult:
+    """Train ``recipe`` on ``data`` for every seed (in ``workers`` groups, see the module docstring), write
+    ``out/seed-N`` per seed and ``out/sweep.json``, and return each seed's metrics and their mean ± s.e."""
     out = Path(out)
     if dataset_kind(data) != "vector":
         raise GankitError(f"gankit sweep batches toy MLPs; {data!r} is image data (train its seeds one by one)")
@@ -96,22 +157,20 @@ def run_sweep(recipe: str, data: str, seeds: list[int], out: str | Path, overrid
         raise GankitError(f"gankit sweep needs model.arch 'mlp', got {config.model.arch!r}")
     if config.model.g_batchnorm or config.model.d_batchnorm or config.model.spectral_norm:
         raise GankitError("gankit sweep: batch norm and spectral norm do not separate over seeds; turn them off")
-    shape = build_from_config(config.data, "cpu").shape
+    workers = sweep_workers(config, seeds, workers)
+    groups = seed_groups(seeds, workers)
 
-    result = train(config, out / "ensemble", progress=progress, networks=seed_ensemble(config.model, shape, seeds))
-    trained = result.sampler.cpu().unstack_into(seed_members(config.model, shape, seeds)[0])
-
-    per_seed = []
-    for seed, generator in zip(seeds, trained):
-        seed_config = copy.deepcopy(config)
-        seed_config.train.seed = seed
-        run = RunDir(out / f"seed-{seed}")
-        run.create(seed_config, {"data_shape": list(shape), "num_classes": 0, "arch": "mlp",
-                                 "trained_in": str(result.run_dir)})
-        run.save_generator(generator, {"step": result.steps, "ema": config.train.ema > 0, "ensemble_member": seed})
-        per_seed.append({"seed": seed, **evaluate_run(run.path)["metrics"]})
+    jobs = []
+    for group in groups:
+        group_config = copy.deepcopy(config)
+        group_config.train.seed = group[0]
+        name = "ensemble" if len(groups) == 1 else f"ensemble-{group[0]}-{group[-1]}"
+        jobs.append((group_config, group, str(out), name, progress if len(groups) == 1 else False))  # no bars from workers
+    started = time.perf_counter()
+    per_seed = [row for rows in run_jobs(_train_and_score, jobs, workers) for row in rows]
+    seconds = time.perf_counter() - started
     keys = [k for k in per_seed[0] if k not in ("seed", "num_modes")]
     summary = {k: mean_and_standard_error([row[k] for row in per_seed]) for k in keys}
-    write_json(out / "sweep.json", {"recipe": recipe, "data": data, "seeds": seeds, "seconds": result.seconds,
-                                    "summary": summary, "per_seed": per_seed})
-    return SweepResult(seeds, per_seed, summary, result.seconds)
+    write_json(out / "sweep.json", {"recipe": recipe, "data": data, "seeds": seeds, "workers": workers, "groups": groups,
+                                    "seconds": seconds, "summary": summary, "per_seed": per_seed})
+    return SweepResult(seeds, per_seed, summary, seconds, workers)

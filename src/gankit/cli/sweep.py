@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from gankit.cli._common import add_no_progress, print_table, require_fresh_dir
+from gankit.errors import GankitError
 
 
 def add_parser(subparsers) -> None:
@@ -16,6 +17,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--steps", type=int)
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--out")
+    p.add_argument("--workers", default="auto",
+                   help="worker processes, each training one group of consecutive seeds as one batched model "
+                        "(auto: one per CPU core, at least 2 seeds each; 1 on a GPU)")
     add_no_progress(p)
     p.set_defaults(func=handle)
 
@@ -25,12 +29,26 @@ def handle(args: argparse.Namespace) -> None:
     from gankit.sweep import parse_seeds, run_sweep
 
     seeds = parse_seeds(args.seeds)
+    workers = _parse_workers(args.workers)
     overrides = parse_assignments(args.set or [])
     if args.steps:
         overrides["train.steps"] = args.steps
     out = Path(args.out or f"runs/sweep-{args.recipe}-{args.data}")
     require_fresh_dir(out, "sweep directory")
-    result = run_sweep(args.recipe, args.data, seeds, out, overrides, progress=args.progress)
+    result = run_sweep(args.recipe, args.data, seeds, out, overrides, progress=args.progress, workers=workers)
     rows = [[k, f"{v['mean']:.4g} ± {v['se']:.2g}", str(v["n"])] for k, v in result.summary.items()]
     print_table(["metric", f"mean ± s.e. over {len(seeds)} seeds", "n"], rows)
-    print(f"{len(seeds)} seeds trained together in {result.seconds:.1f}s; per-seed runs and sweep.json in {out}")
+    where = "together" if result.workers == 1 else f"in {result.workers} worker processes"
+    print(f"{len(seeds)} seeds trained and scored {where} in {result.seconds:.1f}s; per-seed runs and sweep.json in {out}")
+
+
+def _parse_workers(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise GankitError(f"--workers expects a positive integer or 'auto', got {text!r}")
+    return workers

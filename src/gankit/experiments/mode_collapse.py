@@ -16,11 +16,9 @@ A collapsed generator covers few modes (or sits between them: low ``hq_fraction`
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +34,7 @@ from gankit.recipes import resolve_config
 from gankit.sweep import mean_and_standard_error
 from gankit.training.checkpoint import load_checkpoint
 from gankit.training.loop import train
+from gankit.training.workers import run_jobs
 
 MODELS = ("gan", "nsgan", "lsgan", "wgan", "wgan-gp")
 LABELS = {"gan": "GAN (minimax)", "nsgan": "NSGAN", "lsgan": "LSGAN", "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP"}
@@ -119,12 +118,8 @@ def _train_all(ctx: ExperimentContext, jobs: list[tuple], root: str) -> list[dic
     """
     args = [(*job, str(ctx.device), root, ctx.seed + 1) for job in jobs]
     workers = min(2, os.cpu_count() or 1) if ctx.device.type == "cpu" and not ctx.quick else 1
-    if workers == 1 or len(jobs) == 1:
-        return [_train_recipe(*a) for a in args]
     order = sorted(range(len(jobs)), key=lambda i: -COST[jobs[i][0]] * jobs[i][3])  # longest first
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {i: pool.submit(_train_recipe, *args[i]) for i in order}
-        return [futures[i].result() for i in range(len(jobs))]
+    return run_jobs(_train_recipe, args, workers, order)
 
 
 def _figure(ctx: ExperimentContext, r: dict, samples: dict) -> None:
