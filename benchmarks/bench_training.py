@@ -8,9 +8,10 @@ loss and optimiser for the same number of generator steps, one after the other i
 * plain: the way common reference implementations are written: a ``DataLoader`` over a
   ``TensorDataset``, ``.item()`` on the losses every step for logging, nothing frozen.
 
-The "10 seeds" cases are a seed study (PacGAN's 10 trials): gankit trains the ten seeds as one batched
-model (``gankit sweep``, :mod:`gankit.nets.ensemble`), the plain loop trains them one after another;
-both rates count single-seed generator steps. gankit runs with its defaults, so on CPU its image nets train in NHWC
+The "10 seeds" cases are a seed study (PacGAN's 10 trials): gankit trains the ten seeds the way ``gankit sweep``
+does (on CPU one worker process per core, each training its group of seeds as one batched model,
+:mod:`gankit.nets.ensemble`), the plain loop trains them one after another; both rates count single-seed
+generator steps. gankit runs with its defaults, so on CPU its image nets train in NHWC
 (``train.channels_last=auto``); the "NCHW" cases run it with ``train.channels_last=off``, the "compiled" ones with
 ``train.compile=default`` (TorchInductor; the compile falls in the untimed warm-up), all against the same plain loop
 (NCHW, eager).
@@ -18,7 +19,10 @@ both rates count single-seed generator steps. gankit runs with its defaults, so 
 Reported per case: steps/s of both and their ratio, achieved FLOP/s of gankit's step (counted with
 ``torch.utils.flop_counter``) against the machine's measured matrix-multiply ceiling, and the peak memory of
 gankit's run (its data set, nets, optimiser states and activations; CUDA: max allocated, CPU: resident set, both
-above the process's level before the run; see ``PeakMemory``). Also: time to quality,
+above the process's level before the run; see ``PeakMemory``; for a seed study in worker processes, the workers'
+peaks summed, each above its own level before training, in the second round (a fresh process's first training
+also pays one-off costs, ~100 MiB on CPU: lazy imports such as matplotlib for snapshots), leaving out the ~225 MiB
+each worker's interpreter and torch hold). Also: time to quality,
 the seconds until WGAN-GP's default ring8 run reaches 8/8 modes and >= 90% high-quality samples.
 
 What bounds the ratio: the plain step is profiled once more to time its matrix products alone (the
@@ -63,8 +67,9 @@ from gankit.data import build_from_config
 from gankit.losses import get_loss
 from gankit.penalties import gradient_penalty
 from gankit.recipes import resolve_config
-from gankit.sweep import seed_ensemble
+from gankit.sweep import seed_groups, sweep_workers, train_seed_group
 from gankit.training.loop import build_models, make_optimizer, train
+from gankit.training.workers import run_jobs, worker_pool
 
 
 @dataclass
@@ -221,9 +226,38 @@ def matmul_ceiling(device: torch.device, n: int = 2048, repeats: int = 10) -> fl
     return 2 * n**3 * repeats / (time.perf_counter() - started)
 
 
-def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path, round_: int = 0) -> tuple[float, str | None]:
+def _seed_group_job(config, seeds: list[int], run_dir: str, measure_memory: bool) -> dict:
+    """One worker's seed group (gankit sweep's schedule): its single-seed steps/s over the timed interval and,
+    if ``measure_memory``, its peak memory (``PeakMemory``, as for a run in this process)."""
+    memory = PeakMemory(torch.device("cpu"))
+    with memory if measure_memory else contextlib.nullcontext():
+        train_seed_group(config, seeds, run_dir, progress=False)
+    records = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return {"steps_per_s": records[-1]["steps_per_s"] * len(seeds), "memory_mb": memory.mb if measure_memory else None}
+
+
+_POOLS: dict = {}
+
+
+def _pool(workers: int):
+    """One worker pool per size for the whole suite: rounds then time training, not processes starting."""
+    if workers not in _POOLS:
+        _POOLS[workers] = worker_pool(workers)
+    return _POOLS[workers]
+
+
+def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path, round_: int = 0,
+                       worker_memory: bool = False) -> tuple[float, str | None, float | None]:
     """Generator steps per second of gankit's loop (single-seed steps: an S-seed ensemble counts S per step),
-    and the memory layout its run chose (run.json: NCHW or NHWC for images; None for vectors, which have none)."""
+    the memory layout its run chose (run.json: NCHW or NHWC for images; None for vectors, which have none), and
+    for seed studies in worker processes, if ``worker_memory``, their peak memory summed (else None: the caller
+    measures this process).
+
+    A seed study runs as ``gankit sweep`` schedules it: on CPU one worker process per core, each training a group
+    of consecutive seeds as one batched model on one thread. Its rate is the sum of the workers' rates, each over
+    its own timed interval (after the warm-up, which absorbs the workers' few seconds of start-up skew, so the
+    intervals overlap: the workers run the same number of steps on equal groups).
+    """
     total = case.warmup + case.steps
     overrides = {**case.overrides, **case.gankit_only, "train.steps": total, "train.log_every": case.warmup, "train.device": str(device),
                  "train.sample_every": total, "train.checkpoint_every": total, "train.eval_samples": 64}
@@ -231,15 +265,19 @@ def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path, round_: 
         overrides["train.log_every"] = total
     config = resolve_config(case.recipe, case.data, "image" if case.data == "mnist" else "vector", overrides)
     run = workdir / f"gankit-{abs(hash(case.name))}-{round_}"
-    networks = None
     if case.seeds > 1:
-        shape = build_from_config(config.data, "cpu").shape
-        networks = seed_ensemble(config.model, shape, list(range(case.seeds)))
-    train(config, run, progress=False, networks=networks)
+        seeds = list(range(case.seeds))
+        workers = sweep_workers(config, seeds)
+        in_workers = workers > 1
+        jobs = [(config, group, str(run / f"group-{index}"), in_workers and worker_memory)
+                for index, group in enumerate(seed_groups(seeds, workers))]
+        results = run_jobs(_seed_group_job, jobs, workers, pool=_pool(workers))
+        memory = sum(r["memory_mb"] for r in results) if in_workers and worker_memory else None
+        return sum(r["steps_per_s"] for r in results), None, memory
+    train(config, run, progress=False)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     # The last interval spans the timed steps only: set-up and warm-up are in the first.
-    # Per member: S seeds advancing together make S steps of single-seed training.
-    return records[-1]["steps_per_s"] * case.seeds, json.loads((run / "run.json").read_text()).get("layout")
+    return records[-1]["steps_per_s"], json.loads((run / "run.json").read_text()).get("layout"), None
 
 
 _DATASETS: dict = {}
@@ -332,8 +370,13 @@ def measure_case(case: Case, device: torch.device, workdir: Path, rounds: int) -
             flops, kernels, ceiling = measured_flops, measured_kernels, matmul_ceiling(device)
         plain_rates.append(plain)
         # Memory in the first round only: the sampler's wake-ups stay out of the other rounds' timing.
+        # Seed studies in worker processes measure there (replacing this process's figure), in the second round:
+        # the first may be a fresh process's.
+        in_workers_memory = case.seeds > 1 and round_ == min(1, rounds - 1)
         with memory if first else contextlib.nullcontext():
-            rate, layout = gankit_steps_per_s(case, device, workdir, round_)
+            rate, layout, worker_memory = gankit_steps_per_s(case, device, workdir, round_, in_workers_memory)
+        if worker_memory is not None:
+            memory.mb = worker_memory  # the training ran in worker processes, outside this one's resident set
         gankit_rates.append(rate)
     ratios = [ours / plain for ours, plain in zip(gankit_rates, plain_rates)]
     plain, ours = statistics.median(plain_rates), statistics.median(gankit_rates)
@@ -412,6 +455,8 @@ def main() -> None:
         result["seconds"] = time.perf_counter() - started
         out.write_text(json.dumps(result, indent=2) + "\n")
     finally:
+        for pool in _POOLS.values():
+            pool.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
     ceilings = [row["matmul_ceiling_flops"] / 1e9 for row in result["cases"]]
     if ceilings:

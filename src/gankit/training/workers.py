@@ -13,6 +13,7 @@ undefined state), so a job is a module-level function of picklable arguments.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -34,14 +35,25 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes, each with ``torch.get_num_threads() // workers`` intra-op threads (at
+    least 1), for callers that run several batches of jobs (:func:`run_jobs` ``pool=``) and would otherwise
+    pay the processes' start-up (a few seconds: each imports torch) every time."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    threads = max(1, torch.get_num_threads() // workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_set_threads, initargs=(threads,))
+
+
 def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: int,
-             order: Sequence[int] | None = None) -> list[Any]:
+             order: Sequence[int] | None = None, pool: ProcessPoolExecutor | None = None) -> list[Any]:
     """``[function(*args) for args in arguments]``, computed in ``workers`` spawned processes.
 
-    Each worker gets ``torch.get_num_threads() // workers`` intra-op threads (at least 1). ``order`` is
-    the submission order (e.g. longest job first, so that the workers finish together); results come
-    back in the order of ``arguments`` whatever it is. A job's exception (a GankitError included) is
-    re-raised here. With one worker, or one job, everything runs in this process.
+    The processes are a :func:`worker_pool`, started for this call, or ``pool`` if given (kept open).
+    ``order`` is the submission order (e.g. longest job first, so that the workers finish together);
+    results come back in the order of ``arguments`` whatever it is. A job's exception (a GankitError
+    included) is re-raised here. With one worker, or one job, everything runs in this process.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -50,8 +62,6 @@ def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: 
     order = list(range(len(arguments))) if order is None else list(order)
     if sorted(order) != list(range(len(arguments))):
         raise ValueError(f"order must be a permutation of 0..{len(arguments) - 1}, got {order}")
-    threads = max(1, torch.get_num_threads() // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_set_threads, initargs=(threads,)) as pool:
-        futures = {index: pool.submit(function, *arguments[index]) for index in order}
+    with contextlib.nullcontext(pool) if pool is not None else worker_pool(workers) as executor:
+        futures = {index: executor.submit(function, *arguments[index]) for index in order}
         return [futures[index].result() for index in range(len(arguments))]
