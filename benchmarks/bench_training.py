@@ -232,8 +232,13 @@ def _seed_group_job(config, seeds: list[int], run_dir: str, measure_memory: bool
     memory = PeakMemory(torch.device("cpu"))
     with memory if measure_memory else contextlib.nullcontext():
         train_seed_group(config, seeds, run_dir, progress=False)
-    records = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
-    return {"steps_per_s": records[-1]["steps_per_s"] * len(seeds), "memory_mb": memory.mb if measure_memory else None}
+    return {"steps_per_s": _timed_rate(Path(run_dir)) * len(seeds), "memory_mb": memory.mb if measure_memory else None}
+
+
+def _timed_rate(run: Path) -> float:
+    """A run's steps/s over its last logged interval: the timed steps only (set-up and warm-up are in the first)."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return records[-1]["steps_per_s"]
 
 
 _POOLS: dict = {}
@@ -271,13 +276,11 @@ def gankit_steps_per_s(case: Case, device: torch.device, workdir: Path, round_: 
         in_workers = workers > 1
         jobs = [(config, group, str(run / f"group-{index}"), in_workers and worker_memory)
                 for index, group in enumerate(seed_groups(seeds, workers))]
-        results = run_jobs(_seed_group_job, jobs, workers, pool=_pool(workers))
+        results = run_jobs(_seed_group_job, jobs, workers, pool=_pool(workers) if in_workers else None)
         memory = sum(r["memory_mb"] for r in results) if in_workers and worker_memory else None
         return sum(r["steps_per_s"] for r in results), None, memory
     train(config, run, progress=False)
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    # The last interval spans the timed steps only: set-up and warm-up are in the first.
-    return records[-1]["steps_per_s"], json.loads((run / "run.json").read_text()).get("layout"), None
+    return _timed_rate(run), json.loads((run / "run.json").read_text()).get("layout"), None
 
 
 _DATASETS: dict = {}

@@ -112,11 +112,11 @@ def seed_groups(seeds: list[int], workers: int) -> list[list[int]]:
 
 
 def sweep_workers(config: Config, seeds: list[int], workers: int | None = None) -> int:
-    """``workers`` checked against the seeds, or by default one per CPU core (1 on a GPU)."""
-    if workers is None:
-        return max(1, min(default_workers(resolve_device(config.train.device), len(seeds)), len(seeds) // 2))
-    seed_groups(seeds, workers)  # raises if the seeds do not fill that many ensembles
-    return workers
+    """``workers`` as given (:func:`seed_groups` checks it), or by default one per CPU core with at least 2 seeds
+    each (1 on a GPU)."""
+    if workers is not None:
+        return workers
+    return max(1, min(default_workers(resolve_device(config.train.device), len(seeds)), len(seeds) // 2))
 
 
 def train_seed_group(config: Config, seeds: list[int], run_dir: str | Path, progress: bool | None = None) -> TrainResult:

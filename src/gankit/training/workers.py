@@ -4,8 +4,8 @@ The toy lab's MLPs are too small for intra-op threads: splitting a 128-wide matr
 element-wise pass over a few hundred kilobytes, over two threads costs nearly as much in wake-ups
 and synchronisation as it saves. Independent trainings (the seed groups of ``gankit sweep``, the
 recipes of the mode-collapse study) instead run side by side, one process per core, one thread
-each. Measured on 2 cores, a 10-seed sweep split into two 5-seed groups ran 5-20% faster than the
-10 seeds as one batched model on two threads (three pairs each of nsgan and wgan-gp, ring8).
+each. Measured on 2 cores, a 10-seed sweep split into two 5-seed groups trained 1.02-1.30x as fast as
+the 10 seeds as one batched model on two threads (three pairs each of nsgan and wgan-gp, ring8).
 
 Processes are spawned (not forked: a forked child inherits the parent's OpenMP thread pool in an
 undefined state), so a job is a module-level function of picklable arguments.
