@@ -22,6 +22,9 @@ class TrainingStopped(GankitError):
         super().__init__(message)
         self.signal_name = signal_name
 
+    def __reduce__(self):  # a worker process sends it back pickled (gankit.training.workers)
+        return type(self), (str(self), self.signal_name)
+
 
 def did_you_mean(name: str, valid: Iterable[str]) -> str:
     """A suffix suggesting the closest valid names, or listing them all when none is close."""

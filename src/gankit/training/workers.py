@@ -9,17 +9,35 @@ the 10 seeds as one batched model on two threads (three pairs each of nsgan and 
 
 Processes are spawned (not forked: a forked child inherits the parent's OpenMP thread pool in an
 undefined state), so a job is a module-level function of picklable arguments.
+
+Stopping: the workers run in a session of their own, so a terminal's Ctrl-C reaches only the parent,
+which passes each SIGINT or SIGTERM it receives on to them as one SIGINT. A job that trains with
+:func:`gankit.training.loop.train` then finishes its step, checkpoints and stops (a second signal kills
+it); other jobs get a KeyboardInterrupt. :func:`run_jobs` waits for every job and then raises
+:class:`~gankit.errors.TrainingStopped`. When the parent dies without passing anything on (kill -9),
+each worker notices within half a second, gives its job the same SIGINT and exits when it ends: no
+orphan trains on, or waits for work forever.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
+from types import FrameType
 from typing import Any
 
 import torch
+
+from gankit.errors import TrainingStopped
+
+_PARENT_POLL_S = 0.5  # how often a worker checks that its parent lives
 
 
 def default_workers(device: torch.device, jobs: int) -> int:
@@ -31,8 +49,26 @@ def default_workers(device: torch.device, jobs: int) -> int:
     return max(1, min(torch.get_num_threads(), jobs))
 
 
-def _set_threads(threads: int) -> None:
+_job_running = threading.Event()  # in a worker: set while it runs a job
+
+
+def _start_worker(threads: int, parent: int) -> None:
+    """A worker's set-up: its share of the threads, and the stopping rules of the module docstring."""
     torch.set_num_threads(threads)
+    os.setsid()  # out of the terminal's process group: signals come from the parent, once each
+    threading.Thread(target=_watch_parent, args=(parent,), name="gankit-parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """When ``parent`` dies (it was killed: a live one stops its workers itself), a job gets one SIGINT, as
+    if the parent had passed one on (the job then exits, see :func:`_job`); an idle worker exits.
+    (Polling, not prctl's PR_SET_PDEATHSIG, which fires once per exiting thread of a threaded parent.)"""
+    while os.getppid() == parent:
+        time.sleep(_PARENT_POLL_S)
+    if _job_running.is_set():
+        os.kill(os.getpid(), signal.SIGINT)
+    else:
+        os._exit(1)
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
@@ -43,7 +79,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
         raise ValueError(f"workers must be >= 1, got {workers}")
     threads = max(1, torch.get_num_threads() // workers)
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_set_threads, initargs=(threads,))
+                               initializer=_start_worker, initargs=(threads, os.getpid()))
 
 
 def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: int,
@@ -53,15 +89,64 @@ def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: 
     The processes are a :func:`worker_pool`, started for this call, or ``pool`` if given (kept open).
     ``order`` is the submission order (e.g. longest job first, so that the workers finish together);
     results come back in the order of ``arguments`` whatever it is. A job's exception (a GankitError
-    included) is re-raised here. With one worker, or one job, everything runs in this process.
+    included) is re-raised here once every job has ended. A SIGINT or SIGTERM received meanwhile is
+    passed on to the workers (see the module docstring) and raised as TrainingStopped when they have
+    stopped. With one worker, or one job and no ``pool``, everything runs in this process, which handles its
+    own signals.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    if workers == 1 or len(arguments) <= 1:
+    if workers == 1 or (len(arguments) <= 1 and pool is None):
         return [function(*args) for args in arguments]
     order = list(range(len(arguments))) if order is None else list(order)
     if sorted(order) != list(range(len(arguments))):
         raise ValueError(f"order must be a permutation of 0..{len(arguments) - 1}, got {order}")
     with contextlib.nullcontext(pool) if pool is not None else worker_pool(workers) as executor:
-        futures = {index: executor.submit(function, *arguments[index]) for index in order}
+        with _passing_signals_on(executor) as received:
+            futures = {index: executor.submit(_job, function, arguments[index], os.getpid()) for index in order}
+            wait(futures.values())
+        if received:
+            raise TrainingStopped(f"{received[0]} received: stopped {len(arguments)} jobs in worker processes", received[0])
         return [futures[index].result() for index in range(len(arguments))]
+
+
+def _job(function: Callable[..., Any], arguments: tuple, parent: int) -> Any:
+    """``function(*arguments)`` in a worker, which exits afterwards if ``parent`` has died meanwhile: no one
+    is left to read the result, and an orphaned pool worker would wait for more jobs forever."""
+    _job_running.set()
+    try:
+        return function(*arguments)
+    finally:
+        _job_running.clear()
+        if os.getppid() != parent:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+
+
+@contextlib.contextmanager
+def _passing_signals_on(executor: ProcessPoolExecutor) -> Iterator[list[str]]:
+    """While open, SIGINT and SIGTERM go on to ``executor``'s workers as SIGINT; yields the names received.
+
+    A third signal gets the previous handlers' behaviour (a stuck worker must not make the parent unkillable).
+    """
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():  # Python installs handlers there only
+        yield received
+        return
+
+    def pass_on(signum: int, frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        for process in list((executor._processes or {}).values()):  # pid -> Process: no public accessor
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGINT)
+        if len(received) >= 2:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    previous = {number: signal.signal(number, pass_on) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
