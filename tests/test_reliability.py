@@ -15,6 +15,7 @@ kill during a checkpoint write, a ``torch.save`` that writes half the file and t
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -528,3 +529,125 @@ def test_output_path_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is a file, not a folder" in err[0] and str(target) in err[0]
     assert target.read_text() == "not a run"
+
+
+# --- 5. sweeps: worker processes stopped, killed and resumed ----------------------------------------------
+
+SWEEP_STEPS = 200
+# In every interpreter started with GANKIT_TEST_THROTTLE (the victim and, through the environment, its
+# spawned workers): the same latent-draw throttle as above.
+THROTTLE_SITECUSTOMIZE = f"""
+import os
+if os.environ.get("GANKIT_TEST_THROTTLE"):
+    import time
+    import gankit.training.loop as loop
+    sample_latent = loop.sample_latent
+    def slow_sample_latent(*args, **kwargs):
+        time.sleep({THROTTLE_S})
+        return sample_latent(*args, **kwargs)
+    loop.sample_latent = slow_sample_latent
+"""
+CLI = "import sys; from gankit.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _sweep_argv(out: Path) -> list[str]:
+    sets = [arg for key, value in {**SETTINGS, "train.sample_every": SWEEP_STEPS}.items() for arg in ("--set", f"{key}={value}")]
+    return ["sweep", "nsgan", "--seeds", "0-3", "--workers", "2", "--steps", str(SWEEP_STEPS), "--out", str(out),
+            "--no-progress", "--set", "train.device=cpu", *sets]
+
+
+def _gankit(argv: list[str], logs: Path, name: str, throttle: bool) -> subprocess.Popen:
+    """``gankit ARGV`` in a fresh interpreter, in a session of its own (as a shell's job is its own group)."""
+    hooks = logs / "hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "sitecustomize.py").write_text(THROTTLE_SITECUSTOMIZE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")])}
+    env.pop("GANKIT_TEST_THROTTLE", None)
+    if throttle:
+        env["GANKIT_TEST_THROTTLE"] = "1"
+    with open(logs / f"{name}.out", "wb") as out, open(logs / f"{name}.err", "wb") as err:
+        return subprocess.Popen([sys.executable, "-c", CLI, *argv], env=env, cwd=logs, stdout=out, stderr=err,
+                                start_new_session=True)
+
+
+def _finish(process: subprocess.Popen, logs: Path, name: str) -> int:
+    try:
+        return process.wait(TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert "Traceback" not in (logs / f"{name}.err").read_text(), (logs / f"{name}.err").read_text()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for a reaper)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _wait_until_checkpointed(sweep: Path, step: int, process: subprocess.Popen) -> None:
+    """Until both groups have a checkpoint at ``step`` or later."""
+    def beyond() -> bool:
+        lasts = [latest_checkpoint(sweep / name / "checkpoints") for name in ("ensemble-0-1", "ensemble-2-3")]
+        return all(last is not None and load_checkpoint(last)["step"] >= step for last in lasts)
+
+    _wait_for(beyond, process, f"checkpoints at step {step} in both groups")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to find the worker processes")
+def test_sweep_in_workers_stopped_then_killed_resumes_to_the_uninterrupted_result(tmp_path):
+    """A 2-worker `gankit sweep` gets SIGINT (its workers checkpoint and stop), its resume is killed with
+    SIGKILL (its orphaned workers checkpoint and exit on their own), and a second resume finishes: every
+    group's final state, every seed's generator and the scores equal those of an uninterrupted sweep."""
+    reference, sweep = tmp_path / "reference", tmp_path / "sweep"
+    assert _finish(_gankit(_sweep_argv(reference), tmp_path, "reference", throttle=False), tmp_path, "reference") == 0
+
+    victim = _gankit(_sweep_argv(sweep), tmp_path, "victim", throttle=True)
+    _wait_until_checkpointed(sweep, CHECKPOINT_EVERY, victim)
+    os.kill(victim.pid, signal.SIGINT)  # to the parent only: it passes the signal on
+    assert _finish(victim, tmp_path, "victim") == 128 + signal.SIGINT
+    assert (tmp_path / "victim.err").read_text() == (
+        f"gankit: SIGINT received: the sweep stopped; continue with `gankit sweep --resume {sweep}` "
+        "(each group from its last checkpoint)\n")
+    stopped = [load_checkpoint(latest_checkpoint(sweep / n / "checkpoints"))["step"] for n in ("ensemble-0-1", "ensemble-2-3")]
+    assert all(CHECKPOINT_EVERY <= step < SWEEP_STEPS for step in stopped)
+    assert not json.loads((sweep / "sweep.json").read_text())["complete"]
+    created = {n: (sweep / n / "run.json").stat().st_mtime_ns for n in ("ensemble-0-1", "ensemble-2-3")}
+
+    resumed = _gankit(["sweep", "--resume", str(sweep), "--no-progress"], tmp_path, "resume", throttle=True)
+    _wait_until_checkpointed(sweep, max(stopped) + CHECKPOINT_EVERY, resumed)
+    workers = _children(resumed.pid)
+    os.kill(resumed.pid, signal.SIGKILL)
+    assert resumed.wait(TIMEOUT_S) == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers), "orphaned workers still running after 30 s"
+    killed = [load_checkpoint(latest_checkpoint(sweep / n / "checkpoints"))["step"] for n in ("ensemble-0-1", "ensemble-2-3")]
+    assert all(step < SWEEP_STEPS for step in killed) and killed != stopped
+
+    finished = _gankit(["sweep", "--resume", str(sweep), "--no-progress"], tmp_path, "finish", throttle=False)
+    assert _finish(finished, tmp_path, "finish") == 0
+    for name in ("ensemble-0-1", "ensemble-2-3"):
+        # Continued, not trained again from scratch (that would also match the reference, and rewrite run.json).
+        assert (sweep / name / "run.json").stat().st_mtime_ns == created[name], name
+        expected = load_checkpoint(reference / name / "checkpoints" / checkpoint_name(SWEEP_STEPS))
+        got = load_checkpoint(sweep / name / "checkpoints" / checkpoint_name(SWEEP_STEPS))
+        different = _differences(expected, got)
+        assert not different, f"{name}: resumed sweep differs from the uninterrupted one in {different[:6]}"
+    for seed in range(4):
+        assert not _differences(load_file(reference / f"seed-{seed}" / "generator.safetensors"),
+                                load_file(sweep / f"seed-{seed}" / "generator.safetensors")), seed
+    record, expected = (json.loads((d / "sweep.json").read_text()) for d in (sweep, reference))
+    assert record["complete"] and record["per_seed"] == expected["per_seed"] and record["summary"] == expected["summary"]

@@ -1,15 +1,18 @@
 import json
+import os
+import pickle
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from gankit.cli import main
-from gankit.errors import GankitError
+from gankit.errors import GankitError, TrainingStopped
 from gankit.nets.ensemble import EnsembleDiscriminator, EnsembleGenerator
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.penalties import gradient_penalty
-from gankit.sweep import mean_and_standard_error, parse_seeds, run_sweep, seed_groups
+from gankit.sweep import mean_and_standard_error, parse_seeds, resume_sweep, run_sweep, seed_groups
+from gankit.training.run_dir import hold_directory
 from gankit.training.workers import default_workers, run_jobs
 
 
@@ -122,3 +125,53 @@ def test_cli_sweep_rejects_bad_workers(tmp_path, capsys):
     assert "--workers expects a positive integer" in capsys.readouterr().err
     assert main(["sweep", "nsgan", "--seeds", "0-3", "--workers", "3", "--steps", "2", "--out", str(tmp_path / "b")]) == 2
     assert "4 seeds allow 1 to 2 workers, got 3" in capsys.readouterr().err
+
+
+def test_training_stopped_crosses_process_boundaries():
+    # A worker's TrainingStopped comes back pickled (a bare Exception subclass with two arguments would not).
+    stopped = pickle.loads(pickle.dumps(TrainingStopped("SIGTERM received: stopped at step 7", "SIGTERM")))
+    assert isinstance(stopped, TrainingStopped) and stopped.signal_name == "SIGTERM" and "step 7" in str(stopped)
+
+
+def test_resume_keeps_a_finished_sweep_and_extends_one_to_more_steps(tmp_path, tiny_overrides, capsys):
+    out = tmp_path / "sweep"
+    first = run_sweep("nsgan", "ring8", [0, 1], out, tiny_overrides, progress=False, workers=1)
+    assert json.loads((out / "sweep.json").read_text())["complete"]
+    checkpoints = sorted(p.name for p in (out / "ensemble" / "checkpoints").iterdir())
+    scored = (out / "seed-0" / "eval.json").stat().st_mtime_ns
+    again = resume_sweep(out, progress=False)  # nothing left to do: read back, not trained or scored again
+    assert again.per_seed == first.per_seed
+    assert sorted(p.name for p in (out / "ensemble" / "checkpoints").iterdir()) == checkpoints
+    assert (out / "seed-0" / "eval.json").stat().st_mtime_ns == scored
+
+    with pytest.raises(GankitError, match="--steps 10 is fewer than the 20 steps"):
+        resume_sweep(out, steps=10)
+    assert main(["sweep", "--resume", str(out), "--steps", "30", "--no-progress"]) == 0
+    assert "2 seeds trained and scored together" in capsys.readouterr().out
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["complete"] and record["config"]["train"]["steps"] == 30
+    for seed in (0, 1):
+        assert json.loads((out / f"seed-{seed}" / "generator.json").read_text())["step"] == 30
+    assert (out / "ensemble" / "checkpoints" / "step-00000030.pt").is_file()
+    assert json.loads((out / "ensemble" / "config.json").read_text())["train"]["steps"] == 30
+
+
+def test_sweep_resume_refuses_what_it_cannot_continue(tmp_path, tiny_overrides, capsys):
+    assert main(["sweep", "--resume", str(tmp_path), "--no-progress"]) == 2
+    assert f"cannot resume {str(tmp_path)!r}: no sweep.json" in capsys.readouterr().err
+    assert main(["sweep", "nsgan", "--resume", str(tmp_path), "--seeds", "0-3"]) == 2
+    assert "RECIPE, --seeds cannot change it" in capsys.readouterr().err
+    assert main(["sweep"]) == 2
+    assert "sweep needs a RECIPE" in capsys.readouterr().err
+
+    out = tmp_path / "sweep"
+    run_sweep("nsgan", "ring8", [0, 1], out, tiny_overrides, progress=False, workers=1)
+    record = json.loads((out / "sweep.json").read_text())
+    (out / "sweep.json").write_text(json.dumps({**record, "gankit_version": "0.0.7"}))
+    with pytest.raises(GankitError, match="was written by gankit 0.0.7"):
+        resume_sweep(out)
+    (out / "sweep.json").write_text(json.dumps(record))
+    with hold_directory(out, "sweep directory"):  # as a sweep still running in another process would
+        with pytest.raises(GankitError, match=rf"sweep directory '.*' is in use by another gankit process \(pid {os.getpid()}\)"):
+            resume_sweep(out)
+    assert resume_sweep(out).per_seed == record["per_seed"]  # free again

@@ -20,6 +20,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,41 @@ def next_run_dir(root: str | Path, label: str) -> Path:
     root = Path(root)
     numbers = [int(m.group(1)) for p in root.glob("*") if (m := re.match(r"(\d{5})-", p.name))] if root.is_dir() else []
     return root / f"{max(numbers, default=-1) + 1:05d}-{label}"
+
+
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def hold_directory(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on the folder ``path`` (created if need be) while the block runs, so that
+    two gankit processes cannot write into one run at once (say, a resume started while the run still
+    goes on elsewhere). An advisory ``flock`` on ``path/.lock``: the system drops it when its holder
+    dies, however it dies, so no stale lock outlives a killed process."""
+    import fcntl
+
+    ensure_writable(path)
+    lock_path = path / LOCK_NAME
+    try:
+        handle = open(lock_path, "a+")
+    except OSError as error:
+        raise GankitError(f"cannot write {str(lock_path)!r}: {os_error_reason(error)}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise GankitError(f"{what} {str(path)!r} is in use by another gankit process (pid {holder}); "
+                              "wait for it to end, or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_writable(path: Path) -> None:
