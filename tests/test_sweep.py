@@ -1,6 +1,9 @@
 import json
 import os
 import pickle
+import signal
+import threading
+import time
 
 import pytest
 import torch
@@ -97,6 +100,22 @@ def test_worker_jobs_raise_their_errors_here():
     assert run_jobs(divmod, [(7, 2), (9, 4)], 1) == [(3, 1), (2, 1)]  # one worker: in this process
     with pytest.raises(ValueError, match="permutation"):
         run_jobs(int, [("3",), ("4",)], 2, order=[0, 0])
+
+
+def test_a_signal_stops_the_jobs_under_way_and_drops_the_rest():
+    # Four 30 s jobs in two workers would take a minute; SIGINT here after 4 s stops them: the two under way
+    # get a KeyboardInterrupt from the SIGINT passed on, the two not yet begun never start.
+    timer = threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGINT))
+    handler = signal.getsignal(signal.SIGINT)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(TrainingStopped, match="SIGINT received: the worker processes stopped"):
+            run_jobs(time.sleep, [(30,)] * 4, 2)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 20
+    assert signal.getsignal(signal.SIGINT) is handler  # the handler it replaced is back
 
 
 def test_sweep_in_two_workers_trains_each_group_as_its_own_sweep(tmp_path, tiny_overrides):

@@ -13,8 +13,8 @@ undefined state), so a job is a module-level function of picklable arguments.
 Stopping: the workers run in a session of their own, so a terminal's Ctrl-C reaches only the parent,
 which passes each SIGINT or SIGTERM it receives on to them as one SIGINT. A job that trains with
 :func:`gankit.training.loop.train` then finishes its step, checkpoints and stops (a second signal kills
-it); other jobs get a KeyboardInterrupt. :func:`run_jobs` waits for every job and then raises
-:class:`~gankit.errors.TrainingStopped`. When the parent dies without passing anything on (kill -9),
+it); other jobs get a KeyboardInterrupt; jobs not yet begun are dropped. :func:`run_jobs` waits for
+the jobs under way and then raises :class:`~gankit.errors.TrainingStopped`. When the parent dies without passing anything on (kill -9),
 each worker notices within half a second, gives its job the same SIGINT and exits when it ends: no
 orphan trains on, or waits for work forever.
 """
@@ -50,10 +50,26 @@ def default_workers(device: torch.device, jobs: int) -> int:
 
 
 _job_running = threading.Event()  # in a worker: set while it runs a job
+_stop_requested: Any = None  # in a worker: its pool's WorkerPool.stop_requested
 
 
-def _start_worker(threads: int, parent: int) -> None:
+class WorkerPool(ProcessPoolExecutor):
+    """A process pool whose workers follow the stopping rules of the module docstring (see :func:`worker_pool`)."""
+
+    def __init__(self, workers: int, threads: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.stop_requested = context.Event()  # set by the parent on a stop: jobs not yet begun are dropped
+        super().__init__(max_workers=workers, mp_context=context, initializer=_start_worker,
+                         initargs=(threads, os.getpid(), self.stop_requested))
+
+    def worker_pids(self) -> list[int]:
+        return list(self._processes or {})  # pid -> Process; the executor has no public accessor
+
+
+def _start_worker(threads: int, parent: int, stop_requested: Any) -> None:
     """A worker's set-up: its share of the threads, and the stopping rules of the module docstring."""
+    global _stop_requested
+    _stop_requested = stop_requested
     torch.set_num_threads(threads)
     os.setsid()  # out of the terminal's process group: signals come from the parent, once each
     threading.Thread(target=_watch_parent, args=(parent,), name="gankit-parent-watch", daemon=True).start()
@@ -71,19 +87,17 @@ def _watch_parent(parent: int) -> None:
         os._exit(1)
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
+def worker_pool(workers: int) -> WorkerPool:
     """``workers`` spawned processes, each with ``torch.get_num_threads() // workers`` intra-op threads (at
     least 1), for callers that run several batches of jobs (:func:`run_jobs` ``pool=``) and would otherwise
     pay the processes' start-up (a few seconds: each imports torch) every time."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    threads = max(1, torch.get_num_threads() // workers)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(threads, os.getpid()))
+    return WorkerPool(workers, max(1, torch.get_num_threads() // workers))
 
 
 def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: int,
-             order: Sequence[int] | None = None, pool: ProcessPoolExecutor | None = None) -> list[Any]:
+             order: Sequence[int] | None = None, pool: WorkerPool | None = None) -> list[Any]:
     """``[function(*args) for args in arguments]``, computed in ``workers`` spawned processes.
 
     The processes are a :func:`worker_pool`, started for this call, or ``pool`` if given (kept open).
@@ -102,17 +116,21 @@ def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: 
     if sorted(order) != list(range(len(arguments))):
         raise ValueError(f"order must be a permutation of 0..{len(arguments) - 1}, got {order}")
     with contextlib.nullcontext(pool) if pool is not None else worker_pool(workers) as executor:
+        executor.stop_requested.clear()
         with _passing_signals_on(executor) as received:
             futures = {index: executor.submit(_job, function, arguments[index], os.getpid()) for index in order}
             wait(futures.values())
         if received:
-            raise TrainingStopped(f"{received[0]} received: stopped {len(arguments)} jobs in worker processes", received[0])
+            raise TrainingStopped(f"{received[0]} received: the worker processes stopped", received[0])
         return [futures[index].result() for index in range(len(arguments))]
 
 
 def _job(function: Callable[..., Any], arguments: tuple, parent: int) -> Any:
-    """``function(*arguments)`` in a worker, which exits afterwards if ``parent`` has died meanwhile: no one
-    is left to read the result, and an orphaned pool worker would wait for more jobs forever."""
+    """``function(*arguments)`` in a worker, unless its pool is stopping; the worker exits afterwards if
+    ``parent`` has died meanwhile: no one is left to read the result, and an orphaned pool worker would
+    wait for more jobs forever."""
+    if _stop_requested is not None and _stop_requested.is_set():
+        raise TrainingStopped("stopped before it began", "SIGINT")
     _job_running.set()
     try:
         return function(*arguments)
@@ -125,7 +143,7 @@ def _job(function: Callable[..., Any], arguments: tuple, parent: int) -> Any:
 
 
 @contextlib.contextmanager
-def _passing_signals_on(executor: ProcessPoolExecutor) -> Iterator[list[str]]:
+def _passing_signals_on(executor: WorkerPool) -> Iterator[list[str]]:
     """While open, SIGINT and SIGTERM go on to ``executor``'s workers as SIGINT; yields the names received.
 
     A third signal gets the previous handlers' behaviour (a stuck worker must not make the parent unkillable).
@@ -137,9 +155,10 @@ def _passing_signals_on(executor: ProcessPoolExecutor) -> Iterator[list[str]]:
 
     def pass_on(signum: int, frame: FrameType | None) -> None:
         received.append(signal.Signals(signum).name)
-        for process in list((executor._processes or {}).values()):  # pid -> Process: no public accessor
+        executor.stop_requested.set()
+        for pid in executor.worker_pids():
             with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGINT)
+                os.kill(pid, signal.SIGINT)
         if len(received) >= 2:
             for number, handler in previous.items():
                 signal.signal(number, handler)
