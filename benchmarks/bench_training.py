@@ -409,6 +409,19 @@ def time_to_quality(device: torch.device, workdir: Path, hq: float = 0.9) -> dic
             "final_modes": records[-1].get("modes"), "final_hq_fraction": records[-1].get("hq_fraction")}
 
 
+def cpu_model() -> str:
+    """The CPU's model name and widest vector units, from /proc/cpuinfo ("" where there is none): the
+    matmul ceiling, and so every FLOP fraction, depends on them (a shared VM's host can change between runs)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    units = [unit for unit in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if unit in flags]
+    return f"{name} ({', '.join(units)})" if units else name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
@@ -429,7 +442,7 @@ def main() -> None:
     selected = [c for c in cases(args.quick, mixed, args.variants) if not args.cases or any(s in c.name for s in args.cases.split(","))]
     workdir = Path(tempfile.mkdtemp(prefix="gankit-bench-"))
     result = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "device": str(device),
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or cpu_model(), "device": str(device),
                     "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "cuda": torch.cuda.get_device_name(device) if device.type == "cuda" else None},
         "cases": [],
