@@ -39,7 +39,7 @@ from gankit.errors import GankitError
 from gankit.recipes import resolve_config
 from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, temporary_path
 from gankit.training.loop import train
-from gankit.training.run_dir import RunDir
+from gankit.training.run_dir import LOCK_NAME, RunDir, hold_directory
 
 STEPS = 120
 CHECKPOINT_EVERY = 20
@@ -213,7 +213,8 @@ def _assert_same_as_reference(run: Path, reference: Path) -> None:
     assert not different, f"resumed run differs from the uninterrupted one in {different[:6]}"
     assert not _differences(load_file(reference / "generator.safetensors"), load_file(run / "generator.safetensors"))
     assert _metrics(run) == _metrics(reference)  # records past the resumed checkpoint were dropped, then rewritten
-    leftovers = [p.name for d in (run, run / "checkpoints") for p in d.iterdir() if p.name.startswith(".")]
+    leftovers = [p.name for d in (run, run / "checkpoints") for p in d.iterdir()
+                 if p.name.startswith(".") and p.name != LOCK_NAME]  # the lock file stays (free once its holder ends)
     assert not leftovers, f"temporary files left behind: {leftovers}"
 
 
@@ -506,6 +507,28 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, culprits, loose_i
     for culprit in culprits:
         assert culprit.format(**fill) in err, (culprit, err)
     assert not out.exists()
+
+
+def test_a_run_in_use_by_another_process_is_not_resumed(reference, tmp_path, capsys):
+    """A resume started while the run still trains elsewhere (here: its lock held) is refused, the run untouched."""
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != LOCK_NAME}
+    def hold_it():
+        with hold_directory(run, "run directory"):
+            time.sleep(60)
+
+    holder = Forked(["--help"], tmp_path, "holder", prepare=hold_it)
+    try:
+        _wait_for(lambda: (run / LOCK_NAME).is_file() and (run / LOCK_NAME).read_text().strip() == str(holder.pid),
+                  holder, "the lock")
+        code = main(_resume_argv(run))
+        err = _one_line_error(capsys.readouterr().err)
+        assert code == 2 and f"run directory {str(run)!r} is in use by another gankit process (pid {holder.pid})" in err
+    finally:
+        holder.kill()
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != LOCK_NAME} == before
+    _run(_resume_argv(run), tmp_path, "resume")  # its holder gone, the lock is free: the resume goes ahead
 
 
 def test_resume_of_a_run_from_another_gankit_version_is_refused_untouched(reference, tmp_path, capsys):

@@ -15,6 +15,7 @@ its seed, and a checkpoint holds every RNG state so that resuming continues exac
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -38,7 +39,7 @@ from gankit.training.checkpoint import (
 )
 from gankit.training.ema import EMA
 from gankit.training.precision import set_layout, with_precision
-from gankit.training.run_dir import RunDir, ensure_writable
+from gankit.training.run_dir import RunDir, ensure_writable, hold_directory
 from gankit.training.signals import GracefulStop
 from gankit.training.snapshots import quick_metrics, write_snapshot
 from gankit.training.tensorboard import open_tensorboard
@@ -95,8 +96,16 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
           networks: tuple[nn.Module, nn.Module] | None = None) -> TrainResult:
     """Train ``config`` into ``run_dir`` (created, or continued from its last checkpoint if ``resume``).
 
-    ``networks`` replaces the (G, D) the config describes, e.g. a seed ensemble (gankit.sweep).
+    ``networks`` replaces the (G, D) the config describes, e.g. a seed ensemble (gankit.sweep). From its
+    first write on, the run directory is locked (:func:`~gankit.training.run_dir.hold_directory`): a second
+    process cannot train into it, or resume it, at the same time.
     """
+    with contextlib.ExitStack() as lock:  # entered below, released however training ends
+        return _train(config, run_dir, resume, progress, networks, lock)
+
+
+def _train(config: Config, run_dir: str | Path, resume: bool, progress: bool | None,
+           networks: tuple[nn.Module, nn.Module] | None, lock: contextlib.ExitStack) -> TrainResult:
     run = RunDir(Path(run_dir))
     t = config.train
     ddp = init_distributed(resolve_device(t.device))
@@ -219,12 +228,14 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             raise GankitError(f"cannot resume {str(run.path)!r}: no checkpoint in {str(run.checkpoints)!r}")
         if ddp.is_main:
             ensure_writable(run.checkpoints)  # fail now, not at the first checkpoint after minutes of training
+            lock.enter_context(hold_directory(run.path, "run directory"))
         start = restore(checkpoint)
         if ddp.is_main:
             for directory in (run.path, run.checkpoints):  # what a killed process was writing when it died
                 remove_stale_temporaries(directory)
             run.truncate_metrics(start)
     elif ddp.is_main:
+        lock.enter_context(hold_directory(run.path, "run directory"))
         arch = resolve_arch(config.model.arch, dataset.shape)
         meta = {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes, "arch": arch, "world_size": ddp.world_size}
         if len(dataset.shape) == 3:

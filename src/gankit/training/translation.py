@@ -34,6 +34,7 @@ The loss terms are in :mod:`gankit.translation_losses`, the networks in
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -51,7 +52,7 @@ from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_
 from gankit.training.image_pool import ImagePool
 from gankit.training.loop import make_optimizer, resolve_device
 from gankit.training.precision import set_layout
-from gankit.training.run_dir import RunDir
+from gankit.training.run_dir import RunDir, hold_directory
 from gankit.training.signals import GracefulStop
 from gankit.training.translation_config import (
     DEFAULT_TASKS,
@@ -172,7 +173,14 @@ def _load_data(config: Config, device: torch.device, split: str) -> TranslationD
 
 
 def train_translation(config: Config, run_dir: str | Path, resume: bool = False, progress: bool | None = None) -> TranslationResult:
-    """Train a pix2pix or CycleGAN ``config`` into ``run_dir`` (created, or continued from its last checkpoint)."""
+    """Train a pix2pix or CycleGAN ``config`` into ``run_dir`` (created, or continued from its last checkpoint),
+    with the run directory locked from its first write on, as :func:`gankit.training.loop.train` does."""
+    with contextlib.ExitStack() as lock:  # entered below, released however training ends
+        return _train_translation(config, run_dir, resume, progress, lock)
+
+
+def _train_translation(config: Config, run_dir: str | Path, resume: bool, progress: bool | None,
+                       lock: contextlib.ExitStack) -> TranslationResult:
     check_translation_recipe(config.recipe)
     check_translation_config(config)
     cycle = TRANSLATION_RECIPES[config.recipe] == "cycle"
@@ -268,9 +276,11 @@ def train_translation(config: Config, run_dir: str | Path, resume: bool = False,
         checkpoint = latest_checkpoint(run.checkpoints)
         if checkpoint is None:
             raise GankitError(f"cannot resume {str(run.path)!r}: no checkpoint in {str(run.checkpoints)!r}")
+        lock.enter_context(hold_directory(run.path, "run directory"))
         start = restore(checkpoint)
         run.truncate_metrics(start)
     else:
+        lock.enter_context(hold_directory(run.path, "run directory"))
         run.create(config, {
             "task": config.recipe, "shape_a": list(data.shape_a), "shape_b": list(data.shape_b), "paired": data.paired,
             "direction": config.data.direction, "arch": generator_arch(config.model, config.recipe), "generators": sorted(generators.keys()),
