@@ -52,9 +52,12 @@ def hold_directory(path: Path, what: str) -> Iterator[None]:
     two gankit processes cannot write into one run at once (say, a resume started while the run still
     goes on elsewhere). An advisory ``flock`` on ``path/.lock``: the system drops it when its holder
     dies, however it dies, so no stale lock outlives a killed process."""
-    import fcntl
-
     ensure_writable(path)
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no flock, so no guard
+        yield
+        return
     lock_path = path / LOCK_NAME
     try:
         handle = open(lock_path, "a+")
@@ -68,6 +71,9 @@ def hold_directory(path: Path, what: str) -> Iterator[None]:
             holder = handle.read().strip() or "unknown"
             raise GankitError(f"{what} {str(path)!r} is in use by another gankit process (pid {holder}); "
                               "wait for it to end, or stop it") from None
+        except OSError:  # a file system without locks (some network mounts): train unguarded rather than not at all
+            yield
+            return
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
