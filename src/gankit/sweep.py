@@ -231,6 +231,7 @@ def _resume_plan(out: Path, plan: Any, steps: int | None, progress: bool | None)
     if written.split(".")[:2] != __version__.split(".")[:2]:
         raise GankitError(f"sweep directory {str(out)!r} was written by gankit {written}; this is gankit {__version__}")
     config = config_from_dict(plan["config"])
+    plan = {key: value for key, value in plan.items() if key not in ("seconds", "summary", "per_seed")}  # the plan alone
     if steps is not None:
         if steps < config.train.steps:
             raise GankitError(f"--steps {steps} is fewer than the {config.train.steps} steps the sweep in {str(out)!r} "

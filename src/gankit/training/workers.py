@@ -14,9 +14,9 @@ Stopping: the workers run in a session of their own, so a terminal's Ctrl-C reac
 which passes each SIGINT or SIGTERM it receives on to them as one SIGINT. A job that trains with
 :func:`gankit.training.loop.train` then finishes its step, checkpoints and stops (a second signal kills
 it); other jobs get a KeyboardInterrupt; jobs not yet begun are dropped. :func:`run_jobs` waits for
-the jobs under way and then raises :class:`~gankit.errors.TrainingStopped`. When the parent dies without passing anything on (kill -9),
-each worker notices within half a second, gives its job the same SIGINT and exits when it ends: no
-orphan trains on, or waits for work forever.
+the jobs under way and then raises :class:`~gankit.errors.TrainingStopped`. When the parent dies
+without passing anything on (kill -9), each worker notices within half a second, gives its job the same
+SIGINT and exits when it ends: no orphan trains on, or waits for work forever.
 """
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ def _watch_parent(parent: int) -> None:
         time.sleep(_PARENT_POLL_S)
     if _job_running.is_set():
         os.kill(os.getpid(), signal.SIGINT)
-    else:
-        os._exit(1)
+        while _job_running.is_set():  # it finishes its step and checkpoints
+            time.sleep(_PARENT_POLL_S / 10)
+    os._exit(1)  # (also if the SIGINT came as the job ended, and left the worker waiting for the next)
 
 
 def worker_pool(workers: int) -> WorkerPool:
