@@ -85,6 +85,7 @@ class Case:
 
 
 MIXED = {"train.precision": "bf16", "train.channels_last": "on"}
+BF16 = {"train.precision": "bf16"}  # for the MLPs, which have no layout to choose
 NCHW = {"train.channels_last": "off"}  # gankit's layout before NHWC became its CPU default for images
 COMPILED = {"train.compile": "default"}
 CUDA_GRAPHS = {"train.compile": "reduce-overhead"}  # torch.compile with CUDA graphs (on CPU: the same as default)
@@ -94,7 +95,7 @@ def cases(quick: bool, mixed: bool = False, variants: bool = True) -> list[Case]
     """The suite; ``variants`` adds conv cases with gankit in NCHW (``train.channels_last=off``) or with its step compiled
     (``train.compile``; the compile is in the untimed warm-up); ``mixed`` adds the conv cases with gankit in
     bf16 + channels_last against the plain fp32 loop (on by default on CUDA; on a CPU without bf16 units it is
-    slower, not faster), and a toy case with CUDA graphs."""
+    slower, not faster), a toy case with CUDA graphs, and the seed studies with gankit in bf16."""
     toy = {"model.z_dim": 8, "model.g_hidden": 128, "model.d_hidden": 128, "data.batch_size": 256}
     mnist = {"data.batch_size": 64}
     mnist64 = {"data.batch_size": 64, "data.image_size": 64}
@@ -113,6 +114,8 @@ def cases(quick: bool, mixed: bool = False, variants: bool = True) -> list[Case]
         Case("DCGAN 64px nsgan, compiled", "dcgan", "mnist", mnist64, 2 if quick else 4, 2, gankit_only=COMPILED),
     ] if variants else []) + ([
         Case("toy MLP nsgan (ring8), CUDA graphs", "nsgan", "ring8", toy, 100 if quick else 200, 50, gankit_only=CUDA_GRAPHS),
+        Case("toy MLP nsgan, 10 seeds, bf16", "nsgan", "ring8", toy, 20 if quick else 60, 20, seeds=10, gankit_only=BF16),
+        Case("toy MLP wgan-gp, 10 seeds, bf16", "wgan-gp", "ring8", toy, 6 if quick else 18, 6, seeds=10, gankit_only=BF16),
         Case("DCGAN 28px nsgan, bf16+NHWC", "dcgan", "mnist", mnist, 5 if quick else 15, 5, gankit_only=MIXED),
         Case("DCGAN 64px nsgan, bf16+NHWC", "dcgan", "mnist", mnist64, 2 if quick else 4, 2, gankit_only=MIXED),
         Case("DCGAN 64px wgan-gp, bf16+NHWC", "wgan-gp", "mnist", mnist64, 1 if quick else 2, 1, gankit_only=MIXED),
