@@ -102,6 +102,12 @@ def test_worker_jobs_raise_their_errors_here():
         run_jobs(int, [("3",), ("4",)], 2, order=[0, 0])
 
 
+def test_run_jobs_polls_while_the_workers_run():
+    calls = []
+    assert run_jobs(time.sleep, [(3,), (3,)], 2, poll=lambda: calls.append(time.monotonic())) == [None, None]
+    assert len(calls) >= 2  # about once a second, and once at the end
+
+
 def test_a_signal_stops_the_jobs_under_way_and_drops_the_rest():
     # Four 30 s jobs in two workers would take a minute; SIGINT here after 4 s stops them: the two under way
     # get a KeyboardInterrupt from the SIGINT passed on, the two not yet begun never start.
@@ -118,10 +124,12 @@ def test_a_signal_stops_the_jobs_under_way_and_drops_the_rest():
     assert signal.getsignal(signal.SIGINT) is handler  # the handler it replaced is back
 
 
-def test_sweep_in_two_workers_trains_each_group_as_its_own_sweep(tmp_path, tiny_overrides):
+def test_sweep_in_two_workers_trains_each_group_as_its_own_sweep(tmp_path, tiny_overrides, capsys):
     # Two workers over seeds 0-3: seeds 0-1 train in one process, 2-3 in the other, each group on the data
     # stream of its first seed. So seed 2's generator is the one a sweep of seeds 2-3 alone trains.
-    both = run_sweep("nsgan", "ring8", [0, 1, 2, 3], tmp_path / "both", tiny_overrides, progress=False, workers=2)
+    both = run_sweep("nsgan", "ring8", [0, 1, 2, 3], tmp_path / "both", tiny_overrides, progress=True, workers=2)
+    bar = capsys.readouterr().err.replace("\r", "\n").splitlines()  # the parent's bar over both groups' steps
+    assert any("nsgan on ring8, 2 groups" in line and "40/40" in line for line in bar), bar
     alone = run_sweep("nsgan", "ring8", [2, 3], tmp_path / "alone", tiny_overrides, progress=False, workers=1)
     assert both.workers == 2 and alone.workers == 1
     record = json.loads((tmp_path / "both" / "sweep.json").read_text())

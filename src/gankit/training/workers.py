@@ -38,6 +38,7 @@ import torch
 from gankit.errors import TrainingStopped
 
 _PARENT_POLL_S = 0.5  # how often a worker checks that its parent lives
+_POLL_S = 1.0  # how often run_jobs calls its poll while it waits
 
 
 def default_workers(device: torch.device, jobs: int) -> int:
@@ -98,7 +99,8 @@ def worker_pool(workers: int) -> WorkerPool:
 
 
 def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: int,
-             order: Sequence[int] | None = None, pool: WorkerPool | None = None) -> list[Any]:
+             order: Sequence[int] | None = None, pool: WorkerPool | None = None,
+             poll: Callable[[], None] | None = None) -> list[Any]:
     """``[function(*args) for args in arguments]``, computed in ``workers`` spawned processes.
 
     The processes are a :func:`worker_pool`, started for this call, or ``pool`` if given (kept open).
@@ -107,7 +109,7 @@ def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: 
     included) is re-raised here once every job has ended. A SIGINT or SIGTERM received meanwhile is
     passed on to the workers (see the module docstring) and raised as TrainingStopped when they have
     stopped. With one worker, or one job and no ``pool``, everything runs in this process, which handles its
-    own signals.
+    own signals. ``poll`` is called about once a second while the workers run (a progress bar, say).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -120,7 +122,11 @@ def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: 
         executor.stop_requested.clear()
         with _passing_signals_on(executor) as received:
             futures = {index: executor.submit(_job, function, arguments[index], os.getpid()) for index in order}
-            wait(futures.values())
+            while wait(futures.values(), timeout=_POLL_S).not_done:
+                if poll:
+                    poll()
+            if poll:
+                poll()
         if received:
             raise TrainingStopped(f"{received[0]} received: the worker processes stopped", received[0])
         return [futures[index].result() for index in range(len(arguments))]
