@@ -51,7 +51,7 @@ from gankit.nets.ensemble import EnsembleDiscriminator, EnsembleGenerator
 from gankit.recipes import resolve_config
 from gankit.training.checkpoint import latest_checkpoint
 from gankit.training.loop import TrainResult, resolve_device, train
-from gankit.training.run_dir import RunDir, finite_or_none, hold_directory, read_json, write_json
+from gankit.training.run_dir import RunDir, check_written_version, finite_or_none, hold_directory, read_json, write_json
 from gankit.training.workers import default_workers, run_jobs, worker_pool
 
 
@@ -229,9 +229,7 @@ def _resume_plan(out: Path, plan: Any, steps: int | None, progress: bool | None)
     if missing:
         raise GankitError(f"cannot resume {str(out)!r}: {str(path)!r} has no {', '.join(missing)} "
                           "(written by a gankit sweep before resuming existed?)")
-    written = str(plan.get("gankit_version", "unknown"))
-    if written.split(".")[:2] != __version__.split(".")[:2]:
-        raise GankitError(f"sweep directory {str(out)!r} was written by gankit {written}; this is gankit {__version__}")
+    check_written_version(plan.get("gankit_version"), "sweep directory", out)
     config = config_from_dict(plan["config"])
     plan = {key: value for key, value in plan.items() if key not in ("seconds", "summary", "per_seed")}  # the plan alone
     if steps is not None:
@@ -275,11 +273,11 @@ def _run_plan(out: Path, plan: dict[str, Any], config: Config, progress: bool | 
             if rows is not None:
                 rows_of[index] = rows
     todo = [index for index in range(len(groups)) if index not in rows_of]
+    names = ["ensemble" if len(groups) == 1 else f"ensemble-{groups[i][0]}-{groups[i][-1]}" for i in todo]
     jobs = []
-    for index in todo:
+    for index, name in zip(todo, names):
         group_config = copy.deepcopy(config)
         group_config.train.seed = groups[index][0]
-        name = "ensemble" if len(groups) == 1 else f"ensemble-{groups[index][0]}-{groups[index][-1]}"
         # No progress bars from workers; with one group, the bar of `gankit train`.
         jobs.append((group_config, groups[index], str(out), name, progress if len(groups) == 1 else False, resume))
     started = time.perf_counter()
@@ -287,7 +285,7 @@ def _run_plan(out: Path, plan: dict[str, Any], config: Config, progress: bool | 
         # Even one job left runs in a worker when the plan has several: with the same threads as the
         # rest of its training, so that it resumes exactly.
         with worker_pool(workers) if workers > 1 and jobs else contextlib.nullcontext() as pool, \
-                _group_progress(out, [job[3] for job in jobs], config, progress if pool else False) as poll:
+                _group_progress(out, names, config, progress if pool else False) as poll:
             # Rows as sweep.json holds them (inf and NaN as None), whether scored now or read back.
             rows_of.update(zip(todo, finite_or_none(run_jobs(_train_and_score, jobs, workers, pool=pool, poll=poll))))
     except (TrainingStopped, KeyboardInterrupt) as stopped:

@@ -84,6 +84,13 @@ def hold_directory(path: Path, what: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def check_written_version(written: Any, what: str, path: Path) -> None:
+    """Refuse state written by another gankit major.minor version (``written``: the version it recorded)."""
+    written = str(written or "unknown")
+    if written.split(".")[:2] != __version__.split(".")[:2]:
+        raise GankitError(f"{what} {str(path)!r} was written by gankit {written}; this is gankit {__version__}")
+
+
 def ensure_writable(path: Path) -> None:
     """Fail before training if the run directory cannot be created or written."""
     try:
@@ -138,9 +145,7 @@ class RunDir:
         """Refuse to resume a run written by another gankit major.minor version (its state may differ)."""
         if not (self.path / "run.json").is_file():
             raise GankitError(f"{str(self.path)!r} is not a gankit run directory (no run.json)")
-        written = str(self.load_meta().get("gankit_version", "unknown"))
-        if written.split(".")[:2] != __version__.split(".")[:2]:
-            raise GankitError(f"run directory {str(self.path)!r} was written by gankit {written}; this is gankit {__version__}")
+        check_written_version(self.load_meta().get("gankit_version"), "run directory", self.path)
 
     def log(self, record: dict[str, Any]) -> None:
         try:

@@ -122,11 +122,12 @@ def run_jobs(function: Callable[..., Any], arguments: Sequence[tuple], workers: 
         executor.stop_requested.clear()
         with _passing_signals_on(executor) as received:
             futures = {index: executor.submit(_job, function, arguments[index], os.getpid()) for index in order}
-            while wait(futures.values(), timeout=_POLL_S).not_done:
+            while True:
+                pending = wait(futures.values(), timeout=_POLL_S).not_done
                 if poll:
                     poll()
-            if poll:
-                poll()
+                if not pending:
+                    break
         if received:
             raise TrainingStopped(f"{received[0]} received: the worker processes stopped", received[0])
         return [futures[index].result() for index in range(len(arguments))]
