@@ -21,28 +21,15 @@ from gankit.recipes import resolve_config
 from gankit.report import MAX_SNAPSHOTS, cli_report, format_value, render_report, select_evenly, write_report
 from gankit.training.loop import train
 
-TINY = {
-    "train.steps": 20,
-    "train.log_every": 5,
-    "train.sample_every": 10,
-    "train.checkpoint_every": 10,
-    "train.eval_samples": 200,
-    "data.batch_size": 32,
-    "model.g_hidden": 16,
-    "model.d_hidden": 16,
-    "model.g_layers": 2,
-    "model.d_layers": 2,
-    "train.device": "cpu",
-}
 # A string a hostile run directory could carry: shown verbatim it would run a script and fetch a URL.
 HOSTILE = '<script>alert("x")</script><img src="https://evil.example/x.png" onerror="alert(1)">'
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tmp_path_factory, tiny_settings):
     """A tiny finished and evaluated nsgan run on ring8 (snapshots at steps 10 and 20)."""
     path = tmp_path_factory.mktemp("report") / "run"
-    train(resolve_config("nsgan", "ring8", "vector", {**TINY, "optim.lr_g": 3e-4}), path, progress=False)
+    train(resolve_config("nsgan", "ring8", "vector", {**tiny_settings, "optim.lr_g": 3e-4}), path, progress=False)
     evaluate_run(path, n=200)
     return path
 
@@ -108,9 +95,9 @@ def test_report_holds_config_curves_evaluation_and_snapshots(run_dir, capsys):
     assert re.search(r"\b(src|href)=\"(?!data:|#)", page) is None
 
 
-def test_report_of_a_run_with_a_penalty_draws_it(tmp_path, quick_charts):
+def test_report_of_a_run_with_a_penalty_draws_it(tmp_path, quick_charts, tiny_overrides):
     path = tmp_path / "gp"
-    train(resolve_config("wgan-gp", "ring8", "vector", {**TINY, "train.steps": 10, "train.n_critic": 1}), path, progress=False)
+    train(resolve_config("wgan-gp", "ring8", "vector", {**tiny_overrides, "train.steps": 10, "train.n_critic": 1}), path, progress=False)
     page = render_report(path)
     assert 'alt="Gradient penalty"' in page
     assert "No evaluation yet" in page  # never evaluated: the report says how to get one

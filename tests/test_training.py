@@ -149,3 +149,12 @@ def test_cli_resume_with_steps_extends_a_finished_run_and_refuses_other_changes(
     assert main(["train", "--resume", str(tmp_path / "short"), "--seed", "2", "--set", "optim.lr_g=1", "--no-progress"]) == 2
     error = capsys.readouterr().err
     assert "--seed, --set cannot change it" in error and "short" in error
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, tiny_overrides, capsys):
+    config = resolve_config("nsgan", "ring8", "vector", tiny_overrides)
+    train(config, tmp_path / "quiet", progress=None)  # pytest's captured stderr is no terminal
+    assert "nsgan on ring8" not in capsys.readouterr().err
+    train(config, tmp_path / "shown", progress=True)
+    bar = capsys.readouterr().err
+    assert "nsgan on ring8" in bar and "20/20" in bar

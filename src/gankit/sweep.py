@@ -31,7 +31,6 @@ import copy
 import math
 import shutil
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from gankit.errors import GankitError, TrainingStopped
 from gankit.evaluation import evaluate_run
 from gankit.nets import build_networks, resolve_arch
 from gankit.nets.ensemble import EnsembleDiscriminator, EnsembleGenerator
+from gankit.progress import wants_progress
 from gankit.recipes import resolve_config
 from gankit.training.checkpoint import latest_checkpoint
 from gankit.training.loop import TrainResult, resolve_device, train
@@ -246,7 +246,7 @@ def _resume_plan(out: Path, plan: Any, steps: int | None, progress: bool | None)
 def _group_progress(out: Path, names: list[str], config: Config, progress: bool | None) -> Iterator[Callable[[], None] | None]:
     """One progress bar over the steps of groups that train in worker processes (which show none), read from
     their metrics.jsonl at each poll; None when ``progress`` is off (by default: when stderr is no terminal)."""
-    if not (sys.stderr.isatty() if progress is None else progress) or not names:
+    if not wants_progress(progress) or not names:
         yield None
         return
     from tqdm import tqdm

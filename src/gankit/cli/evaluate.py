@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from gankit.cli._common import add_no_progress, print_table
 from gankit.errors import GankitError
+from gankit.progress import wants_progress
 
 
 def add_parser(subparsers) -> None:
@@ -41,7 +41,7 @@ def handle(args: argparse.Namespace) -> None:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if args.n is not None and args.n <= 0:
         raise GankitError(f"--n must be positive, got {args.n}")
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = wants_progress(args.progress)
     options = {"metrics": metrics, "n": args.n, "seed": args.seed, "json_path": args.json, "features": args.features,
                "progress": progress, "device": args.device}
     if args.real is not None or args.fake is not None:

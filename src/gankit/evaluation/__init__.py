@@ -15,7 +15,6 @@ can be reproduced. :func:`evaluate_run` dispatches on the run:
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from gankit.errors import GankitError
 from gankit.evaluation.datasets import evaluate_datasets
 from gankit.evaluation.images import IMAGE_METRICS
 from gankit.evaluation.vectors import MODE_METRICS, TOY_METRICS, evaluate_vectors, vector_metrics
+from gankit.progress import wants_progress
 from gankit.training.run_dir import EVAL_HISTORY_NAME, RunDir, read_json, write_json
 
 __all__ = ["evaluate_run", "evaluate_datasets", "evaluate_vectors", "TOY_METRICS", "MODE_METRICS", "IMAGE_METRICS",
@@ -56,7 +56,7 @@ def evaluate_run(
     config = run.load_config()
     if n is not None and n < 0:
         raise GankitError(f"--n must be positive, got {n}")
-    progress = sys.stderr.isatty() if progress is None else progress
+    progress = wants_progress(progress)
     generator_info = _generator_info(run)
     from gankit.training.translation_config import is_translation_recipe
 

@@ -29,6 +29,7 @@ from gankit.evaluation.images import (
     shipped_classifier,
     stacked_mnist_modes,
 )
+from gankit.progress import wants_progress
 
 __all__ = ["evaluate_datasets", "DEFAULT_SAMPLES"]
 
@@ -69,7 +70,7 @@ def evaluate_datasets(
     if "modes" in metrics and fake_name != STACKED:
         raise GankitError(f"metric 'modes' counts Stacked MNIST's digit triples; --fake {fake_name!r} is not {STACKED!r}")
     check_feature_net(features)
-    progress = _interactive() if progress is None else progress
+    progress = wants_progress(progress)
     device = resolve_device(str(device or "auto"))
     real_set, real_split = build_split(real_name, real_split)
     fake_set, fake_split = build_split(fake_name, fake_split)
@@ -112,10 +113,4 @@ def evaluate_datasets(
     if json_path:
         write_json(Path(json_path), result)
     return result
-
-
-def _interactive() -> bool:
-    import sys
-
-    return sys.stderr.isatty()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from gankit.errors import GankitError, TrainingStopped
 from gankit.losses import get_loss
 from gankit.nets import build_networks, resolve_arch, sample_latent
 from gankit.penalties import add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std
+from gankit.progress import training_bar, wants_progress
 from gankit.training.compilation import begin_step, compiled
 from gankit.training.distributed import convert_sync_batchnorm, init_distributed
 from gankit.training.checkpoint import (
@@ -243,12 +243,7 @@ def _train(config: Config, run_dir: str | Path, resume: bool, progress: bool | N
         run.create(config, meta)
 
     board = open_tensorboard(run.path, t.tensorboard and ddp.is_main)  # None unless train.tensorboard
-    show_progress = (sys.stderr.isatty() if progress is None else progress) and ddp.is_main
-    bar = None
-    if show_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=t.steps, initial=start, desc=f"{config.recipe} on {config.data.name}", dynamic_ncols=True)
+    bar = training_bar(config, start, wants_progress(progress) and ddp.is_main)
 
     G.train()
     D.train()

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from gankit.config import Config
 from gankit.data.paired import TranslationData, build_translation_data
 from gankit.errors import GankitError, TrainingStopped
 from gankit.grids import save_grid
+from gankit.progress import training_bar, wants_progress
 from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from gankit.training.image_pool import ImagePool
 from gankit.training.loop import make_optimizer, resolve_device
@@ -287,12 +287,7 @@ def _train_translation(config: Config, run_dir: str | Path, resume: bool, progre
             "layout": "NHWC" if nhwc else "NCHW",  # what train.channels_last chose
         })  # fmt: skip
 
-    show_progress = sys.stderr.isatty() if progress is None else progress
-    bar = None
-    if show_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=t.steps, initial=start, desc=f"{config.recipe} on {config.data.name}", dynamic_ncols=True)
+    bar = training_bar(config, start, wants_progress(progress))
 
     generators.train()
     discriminators.train()
