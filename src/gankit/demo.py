@@ -15,13 +15,17 @@ from typing import Any
 
 import torch
 
+from gankit.config import Config
 from gankit.data import build_from_config, dataset_kind
+from gankit.errors import TrainingStopped
 from gankit.evaluation import evaluate_run
 from gankit.generation import load
+from gankit.progress import runs_bar, wants_progress
 from gankit.recipes import resolve_config
 from gankit.report import write_report
-from gankit.training.loop import train
+from gankit.training.loop import resolve_device, train
 from gankit.training.run_dir import write_json
+from gankit.training.workers import default_workers, run_jobs
 
 DEFAULT_RECIPES = ("gan", "nsgan", "wgan", "wgan-gp")
 
@@ -35,7 +39,14 @@ class DemoRow:
 
 
 def run_demo(out: Path, data: str = "ring8", recipes: tuple[str, ...] = DEFAULT_RECIPES, seed: int = 0,
-             overrides: dict[str, Any] | None = None, progress: bool | None = None) -> list[DemoRow]:
+             overrides: dict[str, Any] | None = None, progress: bool | None = None,
+             workers: int | None = None) -> list[DemoRow]:
+    """Train, evaluate and report each recipe on ``data``, then draw their samples side by side.
+
+    The recipes are independent runs: on CPU they train side by side in ``workers`` processes (default: one
+    per core, see :func:`gankit.training.workers.default_workers`), one thread each, the longest first; the
+    parent then shows one progress bar over all of them. Each run's ``seconds`` is its own training time.
+    """
     from gankit import plots
 
     out = Path(out)
@@ -43,14 +54,22 @@ def run_demo(out: Path, data: str = "ring8", recipes: tuple[str, ...] = DEFAULT_
     configs = {name: resolve_config(name, data, kind, overrides) for name in recipes}  # validate all first
     for config in configs.values():
         config.train.seed = seed
-    rows: list[DemoRow] = []
-    for name, config in configs.items():
-        started = time.perf_counter()
-        result = train(config, out / name, progress=progress)
-        seconds = time.perf_counter() - started
-        metrics = evaluate_run(result.run_dir)["metrics"]
-        write_report(result.run_dir)
-        rows.append(DemoRow(name, metrics, seconds, result.run_dir))
+    if workers is None:
+        workers = default_workers(resolve_device(next(iter(configs.values())).train.device), len(configs))
+    in_workers = workers > 1 and len(configs) > 1
+    jobs = [(config, str(out / name), False if in_workers else progress) for name, config in configs.items()]
+    # Longest first, so that the workers finish together: a step costs about n_critic + 1 passes.
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].train.steps * (jobs[i][0].train.n_critic + 1))
+    with runs_bar([out / name for name in configs], sum(c.train.steps for c in configs.values()),
+                  f"{', '.join(configs)} on {data}", in_workers and wants_progress(progress)) as poll:
+        try:
+            results = run_jobs(_train_and_evaluate, jobs, workers if in_workers else 1, order=order, poll=poll)
+        except TrainingStopped as stopped:
+            if not in_workers:
+                raise  # train's own message, naming the run
+            raise TrainingStopped(f"{stopped.signal_name} received: the demo stopped; the runs under way stopped with a "
+                                  f"checkpoint (`gankit train --resume {out}/RECIPE` continues one)", stopped.signal_name) from None
+    rows = [DemoRow(name, metrics, seconds, out / name) for name, (metrics, seconds) in zip(configs, results)]
 
     real, _ = build_from_config(next(iter(configs.values())).data, "cpu").sample(2000, torch.Generator().manual_seed(seed))
     panels = []
@@ -62,6 +81,16 @@ def run_demo(out: Path, data: str = "ring8", recipes: tuple[str, ...] = DEFAULT_
     plots.scatter_grid(panels, out / "samples.png", ncols=len(panels))
     write_json(out / "summary.json", [{"recipe": r.recipe, "seconds": r.seconds, "run_dir": str(r.run_dir), **r.metrics} for r in rows])
     return rows
+
+
+def _train_and_evaluate(config: Config, run_dir: str, progress: bool | None) -> tuple[dict[str, Any], float]:
+    """One recipe of the demo (a module-level function, for worker processes): its metrics and training seconds."""
+    started = time.perf_counter()
+    result = train(config, run_dir, progress=progress)
+    seconds = time.perf_counter() - started
+    metrics = evaluate_run(result.run_dir)["metrics"]
+    write_report(result.run_dir)
+    return metrics, seconds
 
 
 # 1200 steps of 32 images: recognisable digits in about a minute on 2 CPU cores (the recipe's default, 8000

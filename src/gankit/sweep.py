@@ -32,7 +32,6 @@ import math
 import shutil
 import statistics
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ from gankit.errors import GankitError, TrainingStopped
 from gankit.evaluation import evaluate_run
 from gankit.nets import build_networks, resolve_arch
 from gankit.nets.ensemble import EnsembleDiscriminator, EnsembleGenerator
-from gankit.progress import wants_progress
+from gankit.progress import runs_bar, wants_progress
 from gankit.recipes import resolve_config
 from gankit.training.checkpoint import latest_checkpoint
 from gankit.training.loop import TrainResult, resolve_device, train
@@ -242,26 +241,6 @@ def _resume_plan(out: Path, plan: Any, steps: int | None, progress: bool | None)
     return _run_plan(out, plan, config, progress, resume=True)
 
 
-@contextlib.contextmanager
-def _group_progress(out: Path, names: list[str], config: Config, progress: bool | None) -> Iterator[Callable[[], None] | None]:
-    """One progress bar over the steps of groups that train in worker processes (which show none), read from
-    their metrics.jsonl at each poll; None when ``progress`` is off (by default: when stderr is no terminal)."""
-    if not wants_progress(progress) or not names:
-        yield None
-        return
-    from tqdm import tqdm
-
-    def steps_done() -> int:
-        return sum(max((r.get("step", 0) for r in RunDir(out / name).read_metrics()), default=0) for name in names)
-
-    with tqdm(total=config.train.steps * len(names), initial=steps_done(), unit="step",
-              desc=f"{config.recipe} on {config.data.name}, {len(names)} groups", dynamic_ncols=True) as bar:
-        def poll() -> None:
-            bar.update(steps_done() - bar.n)
-
-        yield poll
-
-
 def _run_plan(out: Path, plan: dict[str, Any], config: Config, progress: bool | None, resume: bool) -> SweepResult:
     """Train and score the plan's groups (in its worker processes), then write the results into sweep.json.
     On a resume, groups whose members are all scored at the final step are read back instead."""
@@ -285,7 +264,8 @@ def _run_plan(out: Path, plan: dict[str, Any], config: Config, progress: bool | 
         # Even one job left runs in a worker when the plan has several: with the same threads as the
         # rest of its training, so that it resumes exactly.
         with worker_pool(workers) if workers > 1 and jobs else contextlib.nullcontext() as pool, \
-                _group_progress(out, names, config, progress if pool else False) as poll:
+                runs_bar([out / name for name in names], config.train.steps * len(names),
+                         f"{config.recipe} on {config.data.name}, {len(names)} groups", bool(pool) and wants_progress(progress)) as poll:
             # Rows as sweep.json holds them (inf and NaN as None), whether scored now or read back.
             rows_of.update(zip(todo, finite_or_none(run_jobs(_train_and_score, jobs, workers, pool=pool, poll=poll))))
     except (TrainingStopped, KeyboardInterrupt) as stopped:

@@ -21,6 +21,19 @@ def add_no_progress(parser: argparse.ArgumentParser, help: str = "no progress ba
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None, help=help)
 
 
+def parse_workers(text: str) -> int | None:
+    """A ``--workers`` value: a positive integer, or ``auto`` (None: the library's default, one per CPU core)."""
+    if text == "auto":
+        return None
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise GankitError(f"--workers expects a positive integer or 'auto', got {text!r}")
+    return workers
+
+
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gankit.cli._common import add_no_progress, print_table
+from gankit.cli._common import add_no_progress, parse_workers, print_table
 
 
 def add_parser(subparsers) -> None:
@@ -17,6 +17,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--no-images", dest="images", action="store_false", help="skip the MNIST DCGAN stage")
     p.add_argument("--image-steps", type=int, help="steps of the MNIST DCGAN stage (default 1200)")
+    p.add_argument("--workers", help="worker processes training the recipes side by side, one thread each "
+                                     "(auto, the default: one per CPU core; 1 on a GPU)")
     add_no_progress(p)
     p.set_defaults(func=handle)
 
@@ -26,7 +28,8 @@ def handle(args: argparse.Namespace) -> None:
 
     recipes = tuple(r.strip() for r in args.recipes.split(",")) if args.recipes else DEFAULT_RECIPES
     overrides = {"train.steps": args.steps} if args.steps else {}
-    rows = run_demo(Path(args.out), data=args.data, recipes=recipes, seed=args.seed, overrides=overrides, progress=args.progress)
+    rows = run_demo(Path(args.out), data=args.data, recipes=recipes, seed=args.seed, overrides=overrides, progress=args.progress,
+                    workers=parse_workers(args.workers or "auto"))
     table = []
     for row in rows:
         m = row.metrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gankit.cli._common import add_no_progress, print_table, require_fresh_dir
+from gankit.cli._common import add_no_progress, parse_workers, print_table, require_fresh_dir
 from gankit.errors import GankitError
 
 
@@ -45,7 +45,7 @@ def handle(args: argparse.Namespace) -> None:
             raise GankitError("sweep needs a RECIPE (see `gankit recipes`) or --resume DIR")
         data = args.data or "ring8"
         seeds = parse_seeds(args.seeds or "0-9")
-        workers = _parse_workers(args.workers or "auto")
+        workers = parse_workers(args.workers or "auto")
         overrides = parse_assignments(args.set or [])
         if args.steps:
             overrides["train.steps"] = args.steps
@@ -58,14 +58,3 @@ def handle(args: argparse.Namespace) -> None:
     where = "together" if result.workers == 1 else f"in {result.workers} worker processes"
     print(f"{len(seeds)} seeds trained and scored {where} in {result.seconds:.1f}s; per-seed runs and sweep.json in {out}")
 
-
-def _parse_workers(text: str) -> int | None:
-    if text == "auto":
-        return None
-    try:
-        workers = int(text)
-    except ValueError:
-        workers = 0
-    if workers < 1:
-        raise GankitError(f"--workers expects a positive integer or 'auto', got {text!r}")
-    return workers
