@@ -56,14 +56,14 @@ def run_demo(out: Path, data: str = "ring8", recipes: tuple[str, ...] = DEFAULT_
         config.train.seed = seed
     if workers is None:
         workers = default_workers(resolve_device(next(iter(configs.values())).train.device), len(configs))
-    in_workers = workers > 1 and len(configs) > 1
+    in_workers = workers > 1 and len(configs) > 1  # as run_jobs decides: then no bars from the runs, one over them
     jobs = [(config, str(out / name), False if in_workers else progress) for name, config in configs.items()]
     # Longest first, so that the workers finish together: a step costs about n_critic + 1 passes.
     order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].train.steps * (jobs[i][0].train.n_critic + 1))
     with runs_bar([out / name for name in configs], sum(c.train.steps for c in configs.values()),
                   f"{', '.join(configs)} on {data}", in_workers and wants_progress(progress)) as poll:
         try:
-            results = run_jobs(_train_and_evaluate, jobs, workers if in_workers else 1, order=order, poll=poll)
+            results = run_jobs(_train_and_evaluate, jobs, workers, order=order, poll=poll)
         except TrainingStopped as stopped:
             if not in_workers:
                 raise  # train's own message, naming the run

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from gankit.cli._common import add_no_progress, print_table
 from gankit.errors import GankitError
-from gankit.progress import wants_progress
 
 
 def add_parser(subparsers) -> None:
@@ -41,9 +40,8 @@ def handle(args: argparse.Namespace) -> None:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if args.n is not None and args.n <= 0:
         raise GankitError(f"--n must be positive, got {args.n}")
-    progress = wants_progress(args.progress)
     options = {"metrics": metrics, "n": args.n, "seed": args.seed, "json_path": args.json, "features": args.features,
-               "progress": progress, "device": args.device}
+               "progress": args.progress, "device": args.device}
     if args.real is not None or args.fake is not None:
         if args.run_dir:
             raise GankitError("give a run directory DIR or --real/--fake to compare two data sets, not both")
