@@ -15,7 +15,10 @@ def test_demo_trains_evaluates_and_reports_every_model(tmp_path, capsys, monkeyp
     printed = capsys.readouterr().out
     assert "wgan-gp" in printed and "FID (mnist features)" in printed
     summary = json.loads((out / "summary.json").read_text())
-    assert [row["recipe"] for row in summary] == ["nsgan", "wgan-gp"]
+    # Both runs keep an EMA (the vector defaults): one row for its EMA weights, one for its final weights.
+    assert [(row["recipe"], row["weights"]) for row in summary] == [
+        ("nsgan", "EMA"), ("nsgan", "final"), ("wgan-gp", "EMA"), ("wgan-gp", "final")]
+    assert "final" in printed and "EMA" in printed
     assert all(0 <= row["modes"] <= 8 and 0.0 <= row["hq_fraction"] <= 1.0 for row in summary)
     assert (out / "samples.png").stat().st_size > 0
     for run in ("nsgan", "wgan-gp", "dcgan-mnist"):

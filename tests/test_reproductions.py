@@ -58,3 +58,13 @@ def test_partial_report_of_nothing_and_bad_budgets_are_errors(tmp_path, capsys):
         main(["reproduce", "pacgan-toy", "--steps", "10", "--budget", "0.5"])
     assert main(["reproduce", "no-such-table", "--out", str(tmp_path)]) == 2
     assert "no-such-table" in capsys.readouterr().err
+
+
+def test_docs_reproductions_is_rendered_from_the_committed_results():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "render_reproductions.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

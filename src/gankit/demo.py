@@ -33,9 +33,16 @@ DEFAULT_RECIPES = ("gan", "nsgan", "wgan", "wgan-gp")
 @dataclass
 class DemoRow:
     recipe: str
-    metrics: dict[str, Any]
+    metrics: dict[str, Any]  # of the sampling generator: the EMA weights when the run keeps an EMA
     seconds: float
     run_dir: Path
+    final_metrics: dict[str, Any] | None = None  # of the final (raw) weights, for a run with an EMA
+
+    def by_weights(self) -> list[tuple[str, dict[str, Any]]]:
+        """``[(weights, metrics), ...]``: "EMA" and "final" for a run with an EMA, else "final" alone."""
+        if self.final_metrics is None:
+            return [("final", self.metrics)]
+        return [("EMA", self.metrics), ("final", self.final_metrics)]
 
 
 def run_demo(out: Path, data: str = "ring8", recipes: tuple[str, ...] = DEFAULT_RECIPES, seed: int = 0,
@@ -69,28 +76,37 @@ def run_demo(out: Path, data: str = "ring8", recipes: tuple[str, ...] = DEFAULT_
                 raise  # train's own message, naming the run
             raise TrainingStopped(f"{stopped.signal_name} received: the demo stopped; the runs under way stopped with a "
                                   f"checkpoint (`gankit train --resume {out}/RECIPE` continues one)", stopped.signal_name) from None
-    rows = [DemoRow(name, metrics, seconds, out / name) for name, (metrics, seconds) in zip(configs, results)]
+    rows = [DemoRow(name, metrics, seconds, out / name, final) for name, (metrics, final, seconds) in zip(configs, results)]
 
+    # The EMA's samples above the final weights' (what the seeds call mode collapse shows in the raw G: an
+    # average of weights that hop between modes samples between them).
     real, _ = build_from_config(next(iter(configs.values())).data, "cpu").sample(2000, torch.Generator().manual_seed(seed))
     panels = []
-    for row in rows:
-        fake = load(row.run_dir, device="cpu").generate(2000, seed=seed)
-        label = f"{row.recipe}: {row.metrics.get('modes', '-')}/{row.metrics.get('num_modes', '-')} modes, " \
-                f"{100 * row.metrics.get('hq_fraction', 0):.0f}% HQ" if "modes" in row.metrics else row.recipe
-        panels.append((label, fake, real))
-    plots.scatter_grid(panels, out / "samples.png", ncols=len(panels))
-    write_json(out / "summary.json", [{"recipe": r.recipe, "seconds": r.seconds, "run_dir": str(r.run_dir), **r.metrics} for r in rows])
+    for weights in ("EMA", "final"):
+        for row in rows:
+            metrics = dict(row.by_weights()).get(weights)
+            if metrics is None:
+                continue
+            fake = load(row.run_dir, device="cpu", weights=weights.lower()).generate(2000, seed=seed)
+            label = f"{row.recipe} ({weights} weights)"
+            if "modes" in metrics:
+                label += f": {metrics['modes']}/{metrics['num_modes']} modes, {100 * metrics['hq_fraction']:.0f}% HQ"
+            panels.append((label, fake, real))
+    plots.scatter_grid(panels, out / "samples.png", ncols=len(rows))
+    write_json(out / "summary.json", [{"recipe": r.recipe, "seconds": r.seconds, "run_dir": str(r.run_dir), "weights": w, **m}
+                                      for r in rows for w, m in r.by_weights()])
     return rows
 
 
-def _train_and_evaluate(config: Config, run_dir: str, progress: bool | None) -> tuple[dict[str, Any], float]:
-    """One recipe of the demo (a module-level function, for worker processes): its metrics and training seconds."""
+def _train_and_evaluate(config: Config, run_dir: str, progress: bool | None) -> tuple[dict[str, Any], dict[str, Any] | None, float]:
+    """One recipe of the demo (a module-level function, for worker processes): the metrics of its sampling
+    generator and, with an EMA, of its final weights; its training seconds."""
     started = time.perf_counter()
     result = train(config, run_dir, progress=progress)
     seconds = time.perf_counter() - started
-    metrics = evaluate_run(result.run_dir)["metrics"]
+    scores = evaluate_run(result.run_dir)
     write_report(result.run_dir)
-    return metrics, seconds
+    return scores["metrics"], scores.get("final", {}).get("metrics"), seconds
 
 
 # 1200 steps of 32 images: recognisable digits in about a minute on 2 CPU cores (the recipe's default, 8000

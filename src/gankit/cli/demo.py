@@ -32,11 +32,11 @@ def handle(args: argparse.Namespace) -> None:
                     workers=parse_workers(args.workers or "auto"))
     table = []
     for row in rows:
-        m = row.metrics
-        modes = f"{m['modes']}/{m['num_modes']}" if "modes" in m else "-"
-        hq = f"{100 * m['hq_fraction']:.1f}" if "hq_fraction" in m else "-"
-        table.append([row.recipe, modes, hq, f"{m['w1']:.4f}", f"{row.seconds:.1f}"])
-    print_table(["model", "modes", "% high quality", "W1", "seconds"], table)
+        for weights, m in row.by_weights():
+            modes = f"{m['modes']}/{m['num_modes']}" if "modes" in m else "-"
+            hq = f"{100 * m['hq_fraction']:.1f}" if "hq_fraction" in m else "-"
+            table.append([row.recipe, weights, modes, hq, f"{m['w1']:.4f}", f"{row.seconds:.1f}"])
+    print_table(["model", "weights", "modes", "% high quality", "W1", "seconds"], table)
     print(f"sample scatter plots: {Path(args.out) / 'samples.png'} (and each run's samples/ and report.html)")
     if args.images:
         from gankit.demo import run_image_demo

@@ -5,7 +5,7 @@
 
     {"reproduction", "paper", "quick", "protocol": {...}, "budget": {...},
      "rows": [{"dataset", "setting", "metric", "paper", "paper_err", "gankit", "gankit_err", "trials"}, ...],
-     "curves": {...}, "seconds"}
+     "curves": {...}, "seconds", "train_seconds"}  (this call's wall time; training summed over runs)
 
 plus ``out/pacgan-toy.md`` (the table) and ``out/pacgan-toy.png`` (samples, and each metric over
 training, so a reader sees whether more steps would change the verdict). The work (run directories,
@@ -150,11 +150,12 @@ def _with_error(value: float | None, error: float | None, metric: str) -> str:
 
 def markdown_table(record: dict[str, Any]) -> str:
     """The rows of a reproduction as a markdown table: paper beside gankit, with trials and a verdict."""
-    lines = ["| data | setting | metric | paper | gankit | trials | verdict |", "|---|---|---|---|---|---|---|"]
+    lines = ["| data | setting | metric | paper | gankit | trials | steps | verdict |", "|---|---|---|---|---|---|---|---|"]
     for row in record["rows"]:
         lines.append(f"| {row['dataset']} | {row['setting']} | {row['metric']} | "
                      f"{_with_error(row['paper'], row['paper_err'], row['metric'])} | "
-                     f"{_with_error(row['gankit'], row['gankit_err'], row['metric'])} | {row['trials']} | {verdict(row)} |")
+                     f"{_with_error(row['gankit'], row['gankit_err'], row['metric'])} | {row['trials']} | "
+                     f"{row.get('step', '–')} | {verdict(row)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -201,22 +202,35 @@ def run_reproduction(name: str, out_dir: str | Path, quick: bool = False, trials
         raise GankitError(f"{str(ctx.work_dir)!r} holds no scored stage of {name!r} yet: nothing to report")
     complete = all(row.get("step") == results["budget"]["steps"] for row in results["rows"]) and not results.get("missing")
     record = _json_safe({"reproduction": name, "paper": reproduction.paper, "quick": quick, "complete": complete,
-                         **results, "seconds": round(time.perf_counter() - started, 1)})
+                         **results, "seconds": round(time.perf_counter() - started, 1),
+                         "train_seconds": round(_training_seconds(results.get("curves", {})), 1)})
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
     (out_dir / f"{name}.md").write_text(markdown_table(record))
     return record
 
 
-def render_document(records: list[dict[str, Any]], sources: list[str], intro: str = "") -> str:
-    """``docs/reproductions.md``: per reproduction its paper, protocol, budget and the table with verdicts."""
+def _training_seconds(curves: dict[str, list[dict[str, Any]]]) -> float:
+    """Training time summed over every run's stages (a resumed reproduction's own wall time counts only the resume)."""
+    return sum(point.get("seconds", 0.0) for curve in curves.values() for point in curve)
+
+
+def render_document(records: list[dict[str, Any]], sources: list[str], intro: str = "",
+                    figures: list[str | None] | None = None) -> str:
+    """``docs/reproductions.md``: per reproduction its paper, protocol, budget, the table with verdicts and a figure."""
     parts = [intro.rstrip() + "\n"] if intro else []
-    for record, source in zip(records, sources):
+    for index, (record, source) in enumerate(zip(records, sources)):
         parts.append(f"## {record['reproduction']}: {record['paper']}\n")
+        state = "" if record.get("complete", True) else (
+            " **Incomplete**: a partial report of a run still under way (rows missing or short of the budget's "
+            f"last stage: {', '.join(record.get('missing') or []) or 'see each row'}).")
         parts.append(f"Raw results: `{source}`" + (" (**quick run: not a reproduction**)" if record.get("quick") else "")
-                     + f"; {record['seconds'] / 60:.0f} min of wall time.\n")
+                     + f"; {record.get('train_seconds', record['seconds']) / 60:.0f} min of training, summed over "
+                     f"its runs.{state}\n")
         parts.append("**Protocol.** " + "; ".join(f"{k}: {v}" for k, v in record["protocol"].items()) + ".\n")
         parts.append("**Budget.** " + "; ".join(f"{k}: {v}" for k, v in record["budget"].items()) + ".\n")
         parts.append(markdown_table(record))
+        if figures and figures[index]:
+            parts.append(f"![{record['reproduction']}: samples and the metrics over training]({figures[index]})\n")
         for note in record.get("notes", []):
             parts.append(f"- {note}")
         parts.append("")
