@@ -19,7 +19,8 @@ from gankit.nets.resnet_gen import ResnetGenerator, default_res_blocks
 from gankit.nets.unet import UNetGenerator, dropout_levels, unet_depth
 from gankit.recipes import get_recipe
 from gankit.training.image_pool import ImagePool
-from gankit.training.translation import lr_factor, train_translation
+from gankit.training.harness import lr_factor
+from gankit.training.translation import train_translation
 from gankit.training.translation_config import is_translation_recipe, resolve_translation_config
 from gankit.translation_losses import adversarial_loss, cyclegan_generator_loss, pix2pix_generator_loss
 from gankit.translate import evaluate_translation, gaussian_blur, load_translator, translate

@@ -59,7 +59,7 @@ class Translator:
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
-    from gankit.training.loop import resolve_device
+    from gankit.training.harness import resolve_device
 
     return resolve_device(device) if isinstance(device, str) else device
 

@@ -77,7 +77,7 @@ def evaluate_run(
                 write_json(Path(json_path), result)
             return result
         from gankit.evaluation.images import evaluate_images
-        from gankit.training.loop import resolve_device
+        from gankit.training.harness import resolve_device
 
         result = evaluate_images(run.path, config, metrics, n or None, seed, features, real_split, progress,
                                  resolve_device(device or "auto"), generator_info)

@@ -32,6 +32,7 @@ from gankit import __version__
 from gankit.config import Config, config_from_dict
 from gankit.errors import GankitError
 from gankit.training.checkpoint import atomic_write_bytes, os_error_reason, temporary_path
+from gankit.training.finite import non_finite_entry
 
 EVAL_HISTORY_NAME = "eval-history.jsonl"
 
@@ -194,7 +195,10 @@ class RunDir:
         path = self.path / "generator.safetensors"
         if not path.is_file():
             raise GankitError(f"run directory {str(self.path)!r} has no generator.safetensors (did training finish a checkpoint?)")
-        return load_file(str(path))
+        state = load_file(str(path))
+        if (bad := non_finite_entry(state)) is not None:  # training never writes one: a file from elsewhere
+            raise GankitError(f"{str(path)!r} holds non-finite weights ({bad}): a diverged generator cannot sample")
+        return state
 
 
 def finite_or_none(data: Any) -> Any:

@@ -29,14 +29,13 @@ pools, jitter) and torch's global RNG (dropout), both saved in checkpoints, so r
 
 The loss terms are in :mod:`gankit.translation_losses`, the networks in
 :mod:`gankit.training.translation_models`, the recipes' task defaults and config checks in
-:mod:`gankit.training.translation_config`; this module holds the loop and what it logs.
+:mod:`gankit.training.translation_config`; the run's bookkeeping (checkpoints, resume, logging,
+rollback, TensorBoard, torchrun) is the :class:`~gankit.training.harness.Harness`'s. This module holds
+the two steps and what they log.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,64 +44,17 @@ from torch import Tensor, nn
 
 from gankit.config import Config
 from gankit.data.paired import TranslationData, build_translation_data
-from gankit.errors import GankitError, TrainingStopped
+from gankit.errors import GankitError
 from gankit.grids import save_grid
-from gankit.progress import training_bar, wants_progress
-from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from gankit.training.harness import Harness
 from gankit.training.image_pool import ImagePool
-from gankit.training.loop import make_optimizer, resolve_device
 from gankit.training.precision import set_layout
-from gankit.training.run_dir import RunDir, hold_directory
-from gankit.training.signals import GracefulStop
-from gankit.training.translation_config import (
-    DEFAULT_TASKS,
-    TASK_DEFAULTS,
-    TRANSLATION_RECIPES,
-    check_translation_config,
-    check_translation_recipe,
-    is_translation_recipe,
-    resolve_translation_config,
-)
-from gankit.training.translation_models import build_generator, build_translation_models, generator_arch, generator_names
+from gankit.training.translation_config import TRANSLATION_RECIPES, check_translation_config, check_translation_recipe
+from gankit.training.translation_models import build_translation_models, generator_arch, generator_names
 from gankit.translation_losses import AdversarialLoss, adversarial_loss, cyclegan_generator_loss, pix2pix_generator_loss
-
-__all__ = [
-    "train_translation",
-    "TranslationResult",
-    "lr_factor",
-    # Re-exported from their own modules (named above), where they used to live:
-    "TRANSLATION_RECIPES",
-    "TASK_DEFAULTS",
-    "DEFAULT_TASKS",
-    "is_translation_recipe",
-    "resolve_translation_config",
-    "AdversarialLoss",
-    "adversarial_loss",
-    "pix2pix_generator_loss",
-    "cyclegan_generator_loss",
-    "generator_names",
-    "build_generator",
-    "build_translation_models",
-]
 
 SNAPSHOT_EXAMPLES = 8
 EVAL_BATCH = 256
-
-
-# ----------------------------------------------------------------------------------------------
-# Learning-rate schedule
-# ----------------------------------------------------------------------------------------------
-
-
-def lr_factor(step: int, steps: int, decay: str, decay_start: float) -> float:
-    """Learning-rate multiplier after ``step`` updates: 1, then (``decay = linear``) falling linearly from
-    1 at ``s0 = ⌊decay_start · steps⌋`` to 0 at ``steps``: ``1 − (step − s0) / (steps − s0)``."""
-    if decay != "linear":
-        return 1.0
-    start = int(decay_start * steps)
-    if step <= start:
-        return 1.0
-    return max(0.0, 1.0 - (step - start) / max(steps - start, 1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -153,7 +105,97 @@ def write_translation_snapshot(path: Path, generators: nn.ModuleDict, direction:
 
 
 # ----------------------------------------------------------------------------------------------
-# The loop
+# The steps
+# ----------------------------------------------------------------------------------------------
+
+
+class Pools(dict):
+    """The image pools of a run by role ("target", "source"), held in checkpoints as one state."""
+
+    def state_dict(self) -> dict:
+        return {k: p.state_dict() for k, p in self.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, p in self.items():
+            p.load_state_dict(state[k])
+
+
+@dataclass
+class TranslationStep:
+    """One pix2pix or CycleGAN step on a batch of ``data``. ``G`` maps source to target, ``F`` back (CycleGAN);
+    ``D_target`` judges targets (pix2pix: (input, output) pairs), ``D_source`` sources; the ``*_train``
+    passes are the ones whose backward updates (DDP under torchrun), the others are used frozen."""
+
+    config: Config
+    data: TranslationData
+    rng: torch.Generator
+    nets: dict[str, nn.Module]  # G, F, D_target, D_source (unwrapped)
+    train_nets: dict[str, nn.Module]  # the same, as updated
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    pools: Pools
+    adversarial: AdversarialLoss
+    layout: object  # the batches' memory format (train.channels_last)
+
+    def __call__(self, totals: dict[str, Tensor]) -> dict[str, float]:
+        a, b = self.data.sample(self.config.data.batch_size, self.rng)
+        a, b = self.layout(a), self.layout(b)
+        source, target = (a, b) if self.config.data.direction == "AtoB" else (b, a)
+        cycle = TRANSLATION_RECIPES[self.config.recipe] == "cycle"
+        loss_d, terms = (self.cyclegan if cycle else self.pix2pix)(source, target)
+        totals["loss_d"] += loss_d.detach()
+        totals["loss_g"] += terms["total"].detach()
+        totals["g_adv"] += terms["adv"].detach()
+        for k in list(totals)[3:]:
+            totals[k] += terms[k].detach()
+        return {}
+
+    def pix2pix(self, source: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """D on (input, real) vs (input, G(input)), then G on the adversarial + λ_L1·L1 loss."""
+        D, G_train, D_train = self.nets["D_target"], self.train_nets["G"], self.train_nets["D_target"]
+        fake = G_train(source)
+        fake_pair = self.pools["target"].query(torch.cat([source, fake], 1), self.rng)
+        loss_d = self.adversarial.discriminator(D_train(torch.cat([source, target], 1)), D_train(fake_pair))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        D.requires_grad_(False)  # G's step needs D's input gradients, not its weight gradients
+        terms = pix2pix_generator_loss(D(torch.cat([source, fake], 1)), fake, target, self.adversarial, self.config.loss.l1_weight)
+        self.opt_g.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.opt_g.step()
+        D.requires_grad_(True)
+        return loss_d, terms
+
+    def cyclegan(self, source: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """G and F on the adversarial + cycle (+ identity) loss, then D_target and D_source."""
+        lw, pools, rng = self.config.loss, self.pools, self.rng
+        G, F, D_t, D_s = (self.train_nets[k] for k in ("G", "F", "D_target", "D_source"))
+        fake = G(source)
+        fake_back = F(target)
+        frozen = [self.nets["D_target"], self.nets["D_source"]]
+        for D in frozen:
+            D.requires_grad_(False)
+        same_t, same_s = (G(target), F(source)) if lw.identity_weight > 0 else (None, None)
+        terms = cyclegan_generator_loss(
+            frozen[0](fake), frozen[1](fake_back), source, F(fake), target, G(fake_back),
+            self.adversarial, lw.cycle_weight, lw.identity_weight, same_b=same_t, same_a=same_s,
+        )  # fmt: skip
+        self.opt_g.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.opt_g.step()
+        for D in frozen:
+            D.requires_grad_(True)
+        loss_d = self.adversarial.discriminator(D_t(target), D_t(pools["target"].query(fake, rng))) + \
+            self.adversarial.discriminator(D_s(source), D_s(pools["source"].query(fake_back, rng)))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        return loss_d, terms
+
+
+# ----------------------------------------------------------------------------------------------
+# The run
 # ----------------------------------------------------------------------------------------------
 
 
@@ -172,208 +214,61 @@ def _load_data(config: Config, device: torch.device, split: str) -> TranslationD
     return build_translation_data(d.name, device, split=split, image_size=d.image_size or None, channels=d.channels or None)
 
 
-def train_translation(config: Config, run_dir: str | Path, resume: bool = False, progress: bool | None = None) -> TranslationResult:
-    """Train a pix2pix or CycleGAN ``config`` into ``run_dir`` (created, or continued from its last checkpoint),
-    with the run directory locked from its first write on, as :func:`gankit.training.loop.train` does."""
-    with contextlib.ExitStack() as lock:  # entered below, released however training ends
-        return _train_translation(config, run_dir, resume, progress, lock)
-
-
-def _train_translation(config: Config, run_dir: str | Path, resume: bool, progress: bool | None,
-                       lock: contextlib.ExitStack) -> TranslationResult:
-    check_translation_recipe(config.recipe)
-    check_translation_config(config)
-    cycle = TRANSLATION_RECIPES[config.recipe] == "cycle"
-    run = RunDir(Path(run_dir))
-    t, lw = config.train, config.loss
-    device = resolve_device(t.device)
-    torch.manual_seed(t.seed)
-    rng = torch.Generator(device=device).manual_seed(t.seed)
-
-    data = _load_data(config, device, "train")
-    heldout = _load_data(config, device, "test")
+def _check_data(config: Config, data: TranslationData, cycle: bool) -> None:
     if not cycle and not data.paired:
         raise GankitError(f"pix2pix needs paired data, but {config.data.name!r} is unpaired: use the cyclegan recipe")
     if len(data) < 1:
         raise GankitError(f"translation data {config.data.name!r} is empty")
-    a_to_b = config.data.direction == "AtoB"
-    source_shape, target_shape = (data.shape_a, data.shape_b) if a_to_b else (data.shape_b, data.shape_a)
-    if cycle and lw.identity_weight > 0 and source_shape[0] != target_shape[0]:
+    if cycle and config.loss.identity_weight > 0 and data.shape_a[0] != data.shape_b[0]:
         raise GankitError(
             f"the identity loss maps each domain onto itself, but A has {data.shape_a[0]} channel(s) and B {data.shape_b[0]}: "
             "set loss.identity_weight=0"
         )
-    models = build_translation_models(config, data.shape_a, data.shape_b)
-    generators, discriminators = models.generators.to(device), models.discriminators.to(device)
-    nhwc, layout = set_layout(t.channels_last, source_shape, device, generators, discriminators)  # nets and batches
-    forward_name, backward_name = generator_names(config.data.direction)
-    G = generators[forward_name]
-    F_ = generators[backward_name] if cycle else None
-    target_d, source_d = ("D_B", "D_A") if a_to_b else ("D_A", "D_B")
-    D_target = discriminators[target_d]
-    D_source = discriminators[source_d] if cycle else None
 
-    adversarial = adversarial_loss(lw.name, lw.lsgan_a, lw.lsgan_b, lw.lsgan_c)
-    opt_g = make_optimizer(config.optim, generators.parameters(), config.optim.lr_g)
-    opt_d = make_optimizer(config.optim, discriminators.parameters(), config.optim.lr_d)
-    schedule = lambda step: lr_factor(step, t.steps, config.optim.lr_decay, config.optim.decay_start)  # noqa: E731
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
-    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, schedule)
-    pools = {"target": ImagePool(t.pool_size), "source": ImagePool(t.pool_size if cycle else 0)}
 
-    # Fixed held-out examples for snapshots and the logged metrics.
-    eval_a, eval_b = heldout.examples(t.eval_samples)
-    eval_source, eval_target = (eval_a, eval_b) if a_to_b else (eval_b, eval_a)
-    snap_source, snap_target = eval_source[:SNAPSHOT_EXAMPLES], eval_target[:SNAPSHOT_EXAMPLES]
+def train_translation(config: Config, run_dir: str | Path, resume: bool = False, progress: bool | None = None) -> TranslationResult:
+    """Train a pix2pix or CycleGAN ``config`` into ``run_dir`` (created, or continued from its last checkpoint),
+    with the run directory locked from its first write on, as :func:`gankit.training.loop.train` does."""
+    check_translation_recipe(config.recipe)
+    check_translation_config(config)
+    cycle, t, direction = TRANSLATION_RECIPES[config.recipe] == "cycle", config.train, config.data.direction
+    with Harness(config, run_dir, progress) as harness:
+        device, ddp = harness.device, harness.ddp
+        data, heldout = _load_data(config, device, "train"), _load_data(config, device, "test")
+        _check_data(config, data, cycle)
+        models = build_translation_models(config, data.shape_a, data.shape_b)
+        generators, discriminators = models.generators.to(device), models.discriminators.to(device)
+        nhwc, layout = set_layout(t.channels_last, data.shape_a if direction == "AtoB" else data.shape_b, device,
+                                  generators, discriminators)  # nets and batches
+        forward, backward = generator_names(direction)
+        target_d, source_d = ("D_B", "D_A") if direction == "AtoB" else ("D_A", "D_B")
+        nets = {"G": generators[forward], "D_target": discriminators[target_d]}
+        if cycle:
+            nets.update(F=generators[backward], D_source=discriminators[source_d])
+        opt_g, opt_d = harness.optimizers(generators.parameters(), discriminators.parameters())
+        pools = Pools(target=ImagePool(t.pool_size), source=ImagePool(t.pool_size if cycle else 0))
+        lw = config.loss
+        step = TranslationStep(config, data, harness.rng, nets, {k: ddp.wrap(n, device) for k, n in nets.items()},
+                               opt_g, opt_d, pools, adversarial_loss(lw.name, lw.lsgan_a, lw.lsgan_b, lw.lsgan_c), layout)
+        harness.track(generators=generators, discriminators=discriminators, pools=pools)
+        harness.add_totals("loss_d", "loss_g", "g_adv", *(["cycle"] + (["identity"] if lw.identity_weight > 0 else []) if cycle else ["l1"]))
+        harness.sampler, harness.sampler_info = generators, {"ema": False, "generators": sorted(generators.keys())}
 
-    term_names = ["loss_d", "loss_g", "g_adv"] + (["cycle"] + (["identity"] if lw.identity_weight > 0 else []) if cycle else ["l1"])
-    totals = {k: torch.zeros((), device=device) for k in term_names}
+        # Fixed held-out examples for snapshots and the logged metrics.
+        eval_a, eval_b = heldout.examples(t.eval_samples)
+        eval_source, eval_target = (eval_a, eval_b) if direction == "AtoB" else (eval_b, eval_a)
 
-    def state() -> dict:
-        s = {
-            "generators": generators.state_dict(), "discriminators": discriminators.state_dict(),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "sched_g": sched_g.state_dict(), "sched_d": sched_d.state_dict(),
-            "pools": {k: p.state_dict() for k, p in pools.items()},
-            "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "totals": {k: v.detach().cpu() for k, v in totals.items()},
-        }  # fmt: skip
-        if device.type == "cuda":
-            s["cuda_rng"] = torch.cuda.get_rng_state(device)
-        return s
+        def sample(path: Path) -> dict[str, float]:
+            metrics = heldout_metrics(generators, direction, eval_source, eval_target, heldout.paired)
+            write_translation_snapshot(path, generators, direction, eval_source[:SNAPSHOT_EXAMPLES], eval_target[:SNAPSHOT_EXAMPLES])
+            return metrics
 
-    def restore(checkpoint: Path) -> int:
-        s = load_checkpoint(checkpoint, map_location=device)
-        generators.load_state_dict(s["generators"])
-        discriminators.load_state_dict(s["discriminators"])
-        opt_g.load_state_dict(s["opt_g"])
-        opt_d.load_state_dict(s["opt_d"])
-        sched_g.load_state_dict(s["sched_g"])
-        sched_d.load_state_dict(s["sched_d"])
-        for k, p in pools.items():
-            p.load_state_dict(s["pools"][k])
-        rng.set_state(s["rng"].cpu())
-        torch.set_rng_state(s["torch_rng"].cpu())
-        if device.type == "cuda" and "cuda_rng" in s:
-            torch.cuda.set_rng_state(s["cuda_rng"].cpu(), device)
-        for k, v in s["totals"].items():
-            totals[k] = v.to(device)
-        return int(s["step"])
-
-    def save(step: int) -> None:
-        try:
-            save_checkpoint(run.checkpoints / checkpoint_name(step), {"step": step, **state()})
-            prune_checkpoints(run.checkpoints, t.keep_checkpoints)
-            run.save_generator(generators, {"step": step, "ema": False, "generators": sorted(generators.keys())})
-        except OSError as error:
-            last = latest_checkpoint(run.checkpoints)
-            kept = f"; the last good checkpoint {last.name} is intact" if last else ""
-            raise GankitError(f"cannot write checkpoint for step {step} in {str(run.checkpoints)!r}: {error.strerror}{kept}") from None
-
-    start = 0
-    if resume:
-        run.check_version()
-        checkpoint = latest_checkpoint(run.checkpoints)
-        if checkpoint is None:
-            raise GankitError(f"cannot resume {str(run.path)!r}: no checkpoint in {str(run.checkpoints)!r}")
-        lock.enter_context(hold_directory(run.path, "run directory"))
-        start = restore(checkpoint)
-        run.truncate_metrics(start)
-    else:
-        lock.enter_context(hold_directory(run.path, "run directory"))
-        run.create(config, {
+        start = harness.open(resume, {
             "task": config.recipe, "shape_a": list(data.shape_a), "shape_b": list(data.shape_b), "paired": data.paired,
-            "direction": config.data.direction, "arch": generator_arch(config.model, config.recipe), "generators": sorted(generators.keys()),
+            "direction": direction, "arch": generator_arch(config.model, config.recipe), "generators": sorted(generators.keys()),
             "layout": "NHWC" if nhwc else "NCHW",  # what train.channels_last chose
         })  # fmt: skip
-
-    bar = training_bar(config, start, wants_progress(progress))
-
-    generators.train()
-    discriminators.train()
-    started = time.perf_counter()
-    interval_start, interval_steps = started, 0
-    record: dict = {}
-    step = start
-    with GracefulStop() as stop:
-        while step < t.steps:
-            a, b = data.sample(config.data.batch_size, rng)
-            source, target = (layout(a), layout(b)) if a_to_b else (layout(b), layout(a))
-
-            if not cycle:
-                # --- pix2pix: D on (input, real) vs (input, G(input)), then G ----------------------------
-                fake = G(source)
-                fake_pair = pools["target"].query(torch.cat([source, fake], 1), rng)
-                loss_d = adversarial.discriminator(D_target(torch.cat([source, target], 1)), D_target(fake_pair))
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                D_target.requires_grad_(False)  # G's step needs D's input gradients, not its weight gradients
-                terms = pix2pix_generator_loss(D_target(torch.cat([source, fake], 1)), fake, target, adversarial, lw.l1_weight)
-                opt_g.zero_grad(set_to_none=True)
-                terms["total"].backward()
-                opt_g.step()
-                D_target.requires_grad_(True)
-            else:
-                # --- CycleGAN: G and F on the adversarial + cycle (+ identity) loss, then D_A and D_B -----
-                fake = G(source)
-                fake_back = F_(target)
-                discriminators.requires_grad_(False)
-                same_t, same_s = (G(target), F_(source)) if lw.identity_weight > 0 else (None, None)
-                terms = cyclegan_generator_loss(
-                    D_target(fake), D_source(fake_back), source, F_(fake), target, G(fake_back),
-                    adversarial, lw.cycle_weight, lw.identity_weight, same_b=same_t, same_a=same_s,
-                )  # fmt: skip
-                opt_g.zero_grad(set_to_none=True)
-                terms["total"].backward()
-                opt_g.step()
-                discriminators.requires_grad_(True)
-                loss_d = adversarial.discriminator(D_target(target), D_target(pools["target"].query(fake, rng))) + \
-                    adversarial.discriminator(D_source(source), D_source(pools["source"].query(fake_back, rng)))
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-
-            totals["loss_d"] += loss_d.detach()
-            totals["loss_g"] += terms["total"].detach()
-            totals["g_adv"] += terms["adv"].detach()
-            for k in term_names[3:]:
-                totals[k] += terms[k].detach()
-            sched_g.step()
-            sched_d.step()
-            step += 1
-            interval_steps += 1
-
-            # --- bookkeeping: host syncs once per interval -------------------------------------------
-            if step % t.log_every == 0 or step == t.steps:
-                now = time.perf_counter()
-                values = torch.stack(list(totals.values())).tolist()
-                record = {"step": step, **{k: v / max(interval_steps, 1) for k, v in zip(totals, values)}}
-                for v in totals.values():
-                    v.zero_()
-                bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
-                if bad:
-                    raise GankitError(f"training diverged at step {step}: {bad[0]} = {record[bad[0]]} (try a lower learning rate)")
-                record.update(lr_g=sched_g.get_last_lr()[0], lr_d=sched_d.get_last_lr()[0],
-                              steps_per_s=interval_steps / max(now - interval_start, 1e-9), time=now - started)
-                if step % t.sample_every == 0 or step == t.steps:
-                    record.update(heldout_metrics(generators, config.data.direction, eval_source, eval_target, heldout.paired))
-                    write_translation_snapshot(run.samples / f"step-{step:08d}.png", generators, config.data.direction, snap_source, snap_target)
-                run.log(record)
-                interval_start, interval_steps = time.perf_counter(), 0
-                if bar:
-                    bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}", refresh=False)
-            stopping = stop.requested is not None
-            if step % t.checkpoint_every == 0 or step == t.steps or stopping:
-                save(step)
-            if bar:
-                bar.update(1)
-            if stopping:
-                if bar:
-                    bar.close()
-                raise TrainingStopped(f"{stop.requested} received: stopped at step {step} with a checkpoint; "
-                                      f"continue with `gankit train --resume {run.path}`", stop.requested)
-    if bar:
-        bar.close()
-    return TranslationResult(run.path, t.steps, time.perf_counter() - started, record, generators, discriminators)
-
+        generators.train()
+        discriminators.train()
+        record = harness.loop(start, step, sample)
+        return TranslationResult(harness.run_dir.path, t.steps, harness.seconds(), record, generators, discriminators)
