@@ -13,8 +13,8 @@ from gankit.training.run_dir import RunDir
 torch.set_num_threads(1)
 out, mode = Path(sys.argv[1]), sys.argv[2]
 if mode == "pix2pix":  # argv[3]: the paired data
-    from gankit.training.translation import train_translation
-    from gankit.training.translation_config import resolve_translation_config
+    from gankit.translation.train import train_translation
+    from gankit.translation.config import resolve_translation_config
 
     tiny = {"data.image_size": 16, "data.batch_size": 2, "model.g_hidden": 4, "model.d_hidden": 4, "model.d_layers": 2,
             "train.steps": 4, "train.log_every": 2, "train.sample_every": 4, "train.checkpoint_every": 4,

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-import gankit.training.translation as translation
+import gankit.translation.step as translation_step
 from gankit.cli import main
 from gankit.config import Config, set_value
 from gankit.errors import GankitError
@@ -25,8 +25,8 @@ from gankit.recipes import resolve_config
 from gankit.training.finite import non_finite_entry
 from gankit.training.harness import Harness
 from gankit.training.loop import train
-from gankit.training.translation import train_translation
-from gankit.training.translation_config import resolve_translation_config
+from gankit.translation.train import train_translation
+from gankit.translation.config import resolve_translation_config
 
 TINY_TRANSLATION = {
     "data.image_size": 16, "data.batch_size": 2, "model.g_hidden": 4, "model.d_hidden": 4, "model.d_layers": 2,
@@ -149,14 +149,14 @@ def test_sampling_a_non_finite_generator_is_an_error(tmp_path, tiny_overrides, c
 
 
 def test_translation_rolls_back_on_divergence(tmp_path, monkeypatch):
-    real, calls = translation.pix2pix_generator_loss, {"n": 0}
+    real, calls = translation_step.pix2pix_generator_loss, {"n": 0}
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
         terms = real(*args, **kwargs)
         return {k: v * float("nan") for k, v in terms.items()} if calls["n"] == 5 else terms
 
-    monkeypatch.setattr(translation, "pix2pix_generator_loss", flaky)
+    monkeypatch.setattr(translation_step, "pix2pix_generator_loss", flaky)
     data = _pairs(tmp_path / "ab")
     config = resolve_translation_config("pix2pix", data, {**TINY_TRANSLATION, "train.on_divergence": "rollback", "optim.lr_decay": "none"})
     result = train_translation(config, tmp_path / "run", progress=False)

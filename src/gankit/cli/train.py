@@ -31,14 +31,14 @@ def handle(args: argparse.Namespace) -> None:
 
     from gankit.config import apply_overrides, load_config_file, parse_assignments
     from gankit.data import is_image_folder, dataset_kind, dataset_names
-    from gankit.data.paired import is_translation_data
-    from gankit.data.translation_tasks import TASKS
+    from gankit.translation.data import is_translation_data
+    from gankit.translation.tasks import TASKS
     from gankit.recipes import get_recipe, resolve_config
     from gankit.training.distributed import launched_rank
     from gankit.training.loop import train
     from gankit.training.run_dir import RunDir, next_run_dir
-    from gankit.training.translation import train_translation
-    from gankit.training.translation_config import DEFAULT_TASKS, TRANSLATION_RECIPES, is_translation_recipe, resolve_translation_config
+    from gankit.translation.train import train_translation
+    from gankit.translation.config import DEFAULT_TASKS, TRANSLATION_RECIPES, is_translation_recipe, resolve_translation_config
 
     if args.resume:
         run = RunDir(Path(args.resume))
