@@ -222,3 +222,11 @@ def test_harness_state_dict_round_trips_every_tracked_part(tmp_path):
         assert harness.load_state_dict(state) == 7
         assert torch.equal(net.weight, state["G"]["weight"]) and harness.totals["loss_d"].item() == 3.0
         assert torch.equal(harness.rng.get_state(), state["rng"])
+
+
+def test_experiment_cli_lists_and_needs_a_name(capsys):
+    from gankit.experiments import experiment_names
+
+    assert main(["experiment", "--list"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == experiment_names()
+    assert main(["experiment"]) == 2 and "give an experiment NAME or --list" in capsys.readouterr().out
