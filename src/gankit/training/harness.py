@@ -107,6 +107,7 @@ class Harness:
         self.best = -1.0
         self.sampler: nn.Module | None = None  # what generator.safetensors holds
         self.sampler_info: dict[str, Any] = {}
+        self.final_generator: nn.Module | None = None  # with an EMA sampler: the raw G, saved beside it
         self.started = time.perf_counter()
         self._progress = progress
         self._exit = contextlib.ExitStack()
@@ -329,6 +330,8 @@ class Harness:
             prune_checkpoints(checkpoints, self.t.keep_checkpoints)
             target = self.run_dir.path / "generator.safetensors"
             self.run_dir.save_generator(self.sampler, {"step": step, **self.sampler_info})
+            if self.final_generator is not None:  # the EMA averages a G that hops between modes into one between them
+                self.run_dir.save_generator(self.final_generator, {"step": step, "ema": False}, weights="final")
         except OSError as error:
             last = latest_checkpoint(checkpoints)
             kept = f"; the last good checkpoint {str(last)!r} is intact" if last else ""

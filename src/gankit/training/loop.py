@@ -183,6 +183,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         harness.add_totals("loss_d", "loss_g", "penalty", *(["auxiliary"] if box.auxiliary else []))
         sampler = ema.model if ema else G  # what snapshots, evaluation and generate() use
         harness.sampler, harness.sampler_info, harness.best_metric = sampler, {"ema": ema is not None}, "hq_fraction"
+        harness.final_generator = G if ema else None
         sample = snapshot_writer(config, dataset, sampler, D, device)
 
         meta = {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes,
