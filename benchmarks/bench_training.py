@@ -68,7 +68,8 @@ from gankit.losses import get_loss
 from gankit.penalties import gradient_penalty
 from gankit.recipes import resolve_config
 from gankit.sweep import seed_groups, sweep_workers, train_seed_group
-from gankit.training.loop import build_models, make_optimizer, train
+from gankit.training.harness import make_optimizer
+from gankit.training.loop import build_models, train
 from gankit.training.workers import run_jobs, worker_pool
 
 

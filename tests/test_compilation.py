@@ -10,7 +10,7 @@ from gankit.config import Config, apply_overrides
 from gankit.errors import GankitError
 from gankit.recipes import resolve_config
 from gankit.training.loop import train
-from gankit.training.translation_config import resolve_translation_config
+from gankit.translation.config import resolve_translation_config
 
 from test_image_training import OVERRIDES, TINY_IMAGES
 

@@ -196,8 +196,8 @@ def test_cli_evaluates_an_image_run(mnist_run, capsys):
 
 
 def test_translation_runs_are_scored_by_the_translation_metrics(tmp_path):
-    from gankit.training.translation import train_translation
-    from gankit.training.translation_config import resolve_translation_config
+    from gankit.translation.train import train_translation
+    from gankit.translation.config import resolve_translation_config
 
     rng = np.random.default_rng(0)
     (tmp_path / "ab").mkdir()

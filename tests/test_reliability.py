@@ -390,7 +390,7 @@ def test_resume_probes_the_checkpoint_folder_before_loading(reference, tmp_path,
         return real_write_bytes(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", read_only)
-    monkeypatch.setattr("gankit.training.loop.load_checkpoint", lambda *a, **k: pytest.fail("loaded before probing"))
+    monkeypatch.setattr("gankit.training.harness.load_checkpoint", lambda *a, **k: pytest.fail("loaded before probing"))
     code = main(_resume_argv(run))
     err = _one_line_error(capsys.readouterr().err)
     assert code == 2 and f"cannot write to run directory {str(run / 'checkpoints')!r}: Read-only file system" in err

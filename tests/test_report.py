@@ -18,7 +18,8 @@ from PIL import Image
 from gankit.errors import GankitError
 from gankit.evaluation import evaluate_run
 from gankit.recipes import resolve_config
-from gankit.report import MAX_SNAPSHOTS, cli_report, format_value, render_report, select_evenly, write_report
+from gankit.cli import main
+from gankit.report import MAX_SNAPSHOTS, format_value, render_report, select_evenly, write_report
 from gankit.training.loop import train
 
 # A string a hostile run directory could carry: shown verbatim it would run a script and fetch a URL.
@@ -66,7 +67,7 @@ def _embedded_pngs(page: str) -> list[Image.Image]:
 
 
 def test_report_holds_config_curves_evaluation_and_snapshots(run_dir, capsys):
-    cli_report(run_dir)
+    assert main(["report", str(run_dir)]) == 0
     path = run_dir / "report.html"
     assert capsys.readouterr().out.strip() == f"wrote {path}"
     page = path.read_text()

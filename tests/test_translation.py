@@ -11,18 +11,19 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit.data.paired import build_translation_data, is_translation_data
-from gankit.data.translation_pixels import grayscale, jitter_batch, sobel_edges
+from gankit.translation.data import build_translation_data, is_translation_data
+from gankit.translation.pixels import grayscale, jitter_batch, sobel_edges
 from gankit.errors import GankitError
 from gankit.nets.patchgan import PatchGANDiscriminator, output_size, receptive_field
 from gankit.nets.resnet_gen import ResnetGenerator, default_res_blocks
 from gankit.nets.unet import UNetGenerator, dropout_levels, unet_depth
 from gankit.recipes import get_recipe
-from gankit.training.image_pool import ImagePool
-from gankit.training.translation import lr_factor, train_translation
-from gankit.training.translation_config import is_translation_recipe, resolve_translation_config
-from gankit.translation_losses import adversarial_loss, cyclegan_generator_loss, pix2pix_generator_loss
-from gankit.translate import evaluate_translation, gaussian_blur, load_translator, translate
+from gankit.translation.image_pool import ImagePool
+from gankit.training.harness import lr_factor
+from gankit.translation.train import train_translation
+from gankit.translation.config import is_translation_recipe, resolve_translation_config
+from gankit.translation.losses import adversarial_loss, cyclegan_generator_loss, pix2pix_generator_loss
+from gankit.translation.translate import evaluate_translation, gaussian_blur, load_translator, translate
 
 # --- networks ------------------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +266,8 @@ def set_value(config: Config, key: str, value: Any) -> None:
     if isinstance(value, (str, bool)):
         value = _ALIASES.get(key, {}).get(value.strip().lower() if isinstance(value, str) else value, value)
     converted = _coerce(key, value, _field_type(section_obj, name))
+    if isinstance(converted, float) and not math.isfinite(converted):  # inf learning rates, nan weights...
+        raise GankitError(f"config key {key!r}: value {converted!r} must be a finite number")
     rule = _CONSTRAINTS.get(key)
     if rule is not None:
         check, must_be = rule

@@ -23,7 +23,8 @@ from gankit.generation import load
 from gankit.progress import runs_bar, wants_progress
 from gankit.recipes import resolve_config
 from gankit.report import write_report
-from gankit.training.loop import resolve_device, train
+from gankit.training.harness import resolve_device
+from gankit.training.loop import train
 from gankit.training.run_dir import write_json
 from gankit.training.workers import default_workers, run_jobs
 

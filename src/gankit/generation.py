@@ -152,7 +152,10 @@ class TrainedGenerator:
             self.generator(z[i : i + batch_size], labels[i : i + batch_size] if labels is not None else None)
             for i in range(0, z.shape[0], batch_size)
         ]
-        return torch.cat(chunks)
+        samples = torch.cat(chunks)
+        if not bool(torch.isfinite(samples).all()):
+            raise GankitError("the generator produced non-finite samples (inf or NaN): it cannot sample")
+        return samples
 
     def sample(self, n: int, seed: int = 0, labels=None, categorical=None, continuous=None,
                truncation: float | None = None, batch_size: int = 1024) -> Samples:  # fmt: skip

@@ -264,7 +264,7 @@ def check_consistency(config: Config) -> None:
         raise GankitError("config key 'model.d_batchnorm': a critic trained with a gradient penalty (loss.gp_weight > 0) must not use batch norm; set model.d_batchnorm=false")
 
 
-# --- image-to-image translation (trained by gankit.training.translation, not the GAN loop) ------------
+# --- image-to-image translation (trained by gankit.translation.train, not the GAN loop) ------------
 
 _TRANSLATION_COMMON = {
     **_ADAM_DCGAN,

@@ -50,7 +50,8 @@ from gankit.nets.packing import PackedDiscriminator
 from gankit.progress import runs_bar, wants_progress
 from gankit.recipes import resolve_config
 from gankit.training.checkpoint import latest_checkpoint
-from gankit.training.loop import TrainResult, resolve_device, train
+from gankit.training.harness import resolve_device
+from gankit.training.loop import TrainResult, train
 from gankit.training.run_dir import RunDir, check_written_version, finite_or_none, hold_directory, read_json, write_json
 from gankit.training.workers import default_workers, run_jobs, worker_pool
 

@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> None:
-    from gankit.nets.classifier import CLASSIFIERS, cli_train_classifier, weights_dir
+    from gankit.nets.classifier import CLASSIFIERS, weights_dir
     from gankit.errors import unknown
 
     if args.action == "train":
@@ -36,8 +36,7 @@ def handle(args: argparse.Namespace) -> None:
 
             if not torch.cuda.is_available():
                 raise GankitError(f"--device {args.device!r} requested but CUDA is not available")
-        cli_train_classifier(args.name, out=args.out, device=args.device, epochs=args.epochs, seed=args.seed,
-                             max_examples=args.max_examples, test_examples=args.test_examples)
+        _train(args)
         return
     import json
 
@@ -54,3 +53,21 @@ def handle(args: argparse.Namespace) -> None:
                      str(card.get("train_examples", "?")), card.get("sha256", "?")[:16], settings])
     print_table(["classifier", "test accuracy", "train examples", "sha256", "spec"], rows)
     print(f"weights and cards in {weights_dir()}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    """Train, print the test accuracy, write weights + card (``--out`` defaults to the package's weights folder,
+    what :func:`gankit.nets.classifier.load_classifier` reads)."""
+    from gankit.nets.classifier import CLASSIFIERS, save_classifier, train_classifier, weights_dir
+
+    batch_size = CLASSIFIERS[args.name].batch_size
+    for flag, value, low, must in (("--epochs", args.epochs, 1, "at least 1"), ("--seed", args.seed, 0, ">= 0"),
+                                   ("--max-examples", args.max_examples, batch_size, f"at least the batch size {batch_size}"),
+                                   ("--test-examples", args.test_examples, 1, "positive")):
+        if value is not None and value < low:
+            raise GankitError(f"{flag} must be {must}, got {value}")
+    trained = train_classifier(args.name, device=args.device, epochs=args.epochs, seed=args.seed,
+                               max_examples=args.max_examples, test_examples=args.test_examples)
+    path = save_classifier(trained, args.out if args.out is not None else weights_dir())
+    print(f"{args.name} classifier: test accuracy {100 * trained.test_accuracy:.2f}% on {trained.test_examples} test images "
+          f"in {trained.seconds:.0f}s; wrote {path}")

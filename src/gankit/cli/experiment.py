@@ -16,6 +16,27 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from gankit.experiments import cli_entry
+    """Run one experiment and print its verdict. Exit code 0 when it ran (whether or not its claim held: the
+    verdict line says which), 2 when no name was given; unknown names raise GankitError."""
+    from gankit.experiments import experiment_names, experiment_summary, run_experiment
 
-    return cli_entry(args.name, Path(args.out), args.quick, args.list)
+    if args.list:
+        names = experiment_names()
+        width = max(len(n) for n in names)
+        for name in names:
+            print(f"{name.ljust(width)}  {experiment_summary(name)}")
+        return 0
+    if not args.name:
+        print("gankit experiment: give an experiment NAME or --list")
+        return 2
+    out, name = Path(args.out), args.name
+    record = run_experiment(name, out, quick=args.quick)
+    verdict = record["verdict"]
+    failed = [k for k, ok in verdict["checks"].items() if not ok]
+    print(f"{name}: claim {'HOLDS' if verdict['holds'] else 'DOES NOT HOLD'}: {verdict['claim']}")
+    print(f"  {verdict['text']}")
+    if failed:
+        print(f"  failed checks: {', '.join(failed)}")
+    print(f"  wrote {out / (name + '.png')} and {out / (name + '.json')} ({record['seconds']:.0f}s"
+          f"{', quick mode' if args.quick else ''})")
+    return 0

@@ -23,7 +23,7 @@ def handle_recipes(args: argparse.Namespace) -> None:
 
 def handle_datasets(args: argparse.Namespace) -> None:
     from gankit.data import dataset_info, dataset_names
-    from gankit.data.translation_tasks import TASKS
+    from gankit.translation.tasks import TASKS
 
     rows = [[n, dataset_info(n).kind, dataset_info(n).description] for n in dataset_names()]
     # Two-domain data for pix2pix / CycleGAN (not in the GAN registry: no single data set to sample).

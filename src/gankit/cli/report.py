@@ -12,6 +12,6 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> None:
-    from gankit.report import cli_report
+    from gankit.report import write_report
 
-    cli_report(args.run_dir)
+    print(f"wrote {write_report(args.run_dir)}")

@@ -27,18 +27,10 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> None:
-    import re
-
     from gankit.config import apply_overrides, load_config_file, parse_assignments
-    from gankit.data import is_image_folder, dataset_kind, dataset_names
-    from gankit.data.paired import is_translation_data
-    from gankit.data.translation_tasks import TASKS
-    from gankit.recipes import get_recipe, resolve_config
     from gankit.training.distributed import launched_rank
-    from gankit.training.loop import train
+    from gankit.training.launch import default_data, resolve_run_config, run_label, train_run
     from gankit.training.run_dir import RunDir, next_run_dir
-    from gankit.training.translation import train_translation
-    from gankit.training.translation_config import DEFAULT_TASKS, TRANSLATION_RECIPES, is_translation_recipe, resolve_translation_config
 
     if args.resume:
         run = RunDir(Path(args.resume))
@@ -52,8 +44,7 @@ def handle(args: argparse.Namespace) -> None:
         if changed:
             apply_overrides(config, changed)
             run.save_config(config)
-        trainer = train_translation if is_translation_recipe(config.recipe) else train
-        result = trainer(config, run.path, resume=True, progress=args.progress)
+        result = train_run(config, run.path, resume=True, progress=args.progress)
         if launched_rank() == 0:  # torchrun's other ranks train alongside and leave reporting to rank 0
             print(f"resumed {result.run_dir} to step {result.steps} in {result.seconds:.1f}s")
         return
@@ -64,31 +55,12 @@ def handle(args: argparse.Namespace) -> None:
     for key, value in (("train.steps", args.steps), ("train.seed", args.seed), ("train.device", args.device)):
         if value is not None:
             overrides[key] = value
-    translation = is_translation_recipe(args.recipe)
-    data = args.data or overrides.pop("data.name", DEFAULT_TASKS.get(args.recipe, "ring8"))
+    data = args.data or overrides.get("data.name", default_data(args.recipe))
     overrides.pop("data.name", None)  # --data wins over a data.name in --config / --set
-    # pix2pix / CycleGAN train on two-domain data, every other recipe on one data set: say so in one line.
-    get_recipe(args.recipe)  # an unknown recipe is reported as such, whatever the data
-    # edges2fashion, pairs=DIR, A=X,B=Y (which look like paths when they hold one) -- unless a folder has that name.
-    translation_data = data not in dataset_names() and is_translation_data(data) and not Path(data).expanduser().is_dir()
-    gan_data = not translation_data and (data in dataset_names() or is_image_folder(data))
-    if translation and gan_data:
-        raise GankitError(f"recipe {args.recipe!r} translates images between two domains, but data {data!r} is a single data set: "
-                          f"use {', '.join(TASKS)}, pairs=DIR or A=X,B=Y (see `gankit datasets`)")
-    if not translation and translation_data:
-        raise GankitError(f"data {data!r} is image-translation data, but recipe {args.recipe!r} is not a translation recipe: "
-                          f"use {' or '.join(TRANSLATION_RECIPES)}")
-    if translation:
-        config = resolve_translation_config(args.recipe, data, overrides)
-        # A folder-friendly label: edges2fashion, pairs-facades, A-horses-B-zebras.
-        names = (Path(v.strip().rstrip("/")).name for v in re.split(r"[,=]", data))
-        label = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(n for n in names if n)) or "data"
-    else:
-        config = resolve_config(args.recipe, data, dataset_kind(data), overrides)
-        label = Path(data).name
-    out = Path(args.out) if args.out else next_run_dir("runs", f"{args.recipe}-{label}-s{config.train.seed}")
+    config = resolve_run_config(args.recipe, data, overrides)
+    out = Path(args.out) if args.out else next_run_dir("runs", run_label(config))
     require_fresh_dir(out, "run directory", " (use --resume to continue it)")
-    result = (train_translation if translation else train)(config, out, progress=args.progress)
+    result = train_run(config, out, progress=args.progress)
     last = result.last_record
     keys = ("loss_d", "loss_g", "modes", "hq_fraction", "heldout_l1", "heldout_cycle_l1_A", "heldout_cycle_l1_B")
     summary = ", ".join(f"{k} {last[k]:.4g}" for k in keys if k in last)

@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> None:
-    from gankit.translate import translate
+    from gankit.translation.translate import translate
 
     written = translate(args.run_dir, args.inputs, args.out, direction=args.direction, device=args.device)
     if len(written) == 1:

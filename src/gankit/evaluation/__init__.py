@@ -6,7 +6,7 @@ can be reproduced. :func:`evaluate_run` dispatches on the run:
 
 - vector (toy) data: :mod:`gankit.evaluation.vectors` (modes, % high quality, reverse KL, W1);
 - images: :mod:`gankit.evaluation.images` (fid, kid, pr, dc, modes on Stacked MNIST, classifier scores);
-- pix2pix / CycleGAN: :func:`gankit.translate.evaluate_translation` (held-out L1, cycle errors,
+- pix2pix / CycleGAN: :func:`gankit.translation.translate.evaluate_translation` (held-out L1, cycle errors,
   domain-classifier acceptance).
 
 :func:`evaluate_datasets` scores one image data set against another, without a run.
@@ -60,7 +60,7 @@ def evaluate_run(
         raise GankitError(f"--n must be positive, got {n}")
     progress = wants_progress(progress)
     generator_info = _generator_info(run)
-    from gankit.training.translation_config import is_translation_recipe
+    from gankit.translation.config import is_translation_recipe
 
     if is_translation_recipe(config.recipe):
         result = _evaluate_translation(run, metrics, n, features, device, generator_info, real_split)
@@ -82,7 +82,7 @@ def evaluate_run(
                 write_json(Path(json_path), result)
             return result
         from gankit.evaluation.images import evaluate_images
-        from gankit.training.loop import resolve_device
+        from gankit.training.harness import resolve_device
 
         arguments = (run.path, config, metrics, n or None, seed, features, real_split, progress,
                      resolve_device(device or "auto"), generator_info)
@@ -112,9 +112,9 @@ def _append_history(run_dir: Path, step: int | None, result: dict[str, Any]) -> 
 
 
 def _evaluate_translation(run: RunDir, metrics, n, features, device, generator_info, real_split) -> dict[str, Any]:
-    """:func:`gankit.translate.evaluate_translation` as ``{"metrics", "protocol", "details"}``."""
+    """:func:`gankit.translation.translate.evaluate_translation` as ``{"metrics", "protocol", "details"}``."""
     from gankit import __version__
-    from gankit.translate import evaluate_translation
+    from gankit.translation.translate import evaluate_translation
 
     if metrics or features:
         raise GankitError("translation runs (pix2pix, CycleGAN) have fixed scores: leave out --metrics and --features")

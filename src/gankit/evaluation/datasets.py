@@ -59,7 +59,7 @@ def evaluate_datasets(
     from gankit.metrics.features import get_feature_net
     from gankit.metrics.stats_cache import real_features
     from gankit.nets.classifier import load_classifier
-    from gankit.training.loop import resolve_device
+    from gankit.training.harness import resolve_device
     from gankit.training.run_dir import write_json
 
     real_name, real_split = parse_dataset_spec(real)

@@ -34,7 +34,6 @@ __all__ = [
     "experiment_names",
     "experiment_summary",
     "make_verdict",
-    "cli_entry",
 ]
 
 @dataclass(frozen=True)
@@ -159,31 +158,3 @@ def run_experiment(name: str, out_dir: str | Path, quick: bool = False, seed: in
     record = json_safe(record)
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
     return record
-
-
-def cli_entry(name: str | None, out: Path, quick: bool, list_only: bool) -> int:
-    """``gankit experiment [NAME] [--out DIR] [--quick] [--list]``: run one experiment and print its verdict.
-
-    Returns the exit code: 0 when the experiment ran (whether or not its claim held: the verdict line
-    says which), 2 when no name was given. Unknown names raise :class:`GankitError`.
-    """
-    if list_only:
-        names = experiment_names()
-        width = max(len(n) for n in names)
-        for experiment_name in names:
-            print(f"{experiment_name.ljust(width)}  {experiment_summary(experiment_name)}")
-        return 0
-    if not name:
-        print("gankit experiment: give an experiment NAME or --list")
-        return 2
-    record = run_experiment(name, out, quick=quick)
-    verdict = record["verdict"]
-    status = "HOLDS" if verdict["holds"] else "DOES NOT HOLD"
-    failed = [k for k, ok in verdict["checks"].items() if not ok]
-    print(f"{name}: claim {status}: {verdict['claim']}")
-    print(f"  {verdict['text']}")
-    if failed:
-        print(f"  failed checks: {', '.join(failed)}")
-    print(f"  wrote {Path(out) / (name + '.png')} and {Path(out) / (name + '.json')} ({record['seconds']:.0f}s"
-          f"{', quick mode' if quick else ''})")
-    return 0

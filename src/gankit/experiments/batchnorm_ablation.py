@@ -43,7 +43,7 @@ from gankit.metrics.frechet import fid_from_features
 from gankit.metrics.stats_cache import real_features
 from gankit.nets import build_networks, sample_latent
 from gankit.recipes import resolve_config
-from gankit.training.loop import make_optimizer
+from gankit.training.harness import make_optimizer
 
 DATA, FEATURES, REAL_SPLIT = "mnist", "mnist", "test"
 NO_BN = {"model.g_batchnorm": False, "model.d_batchnorm": False}

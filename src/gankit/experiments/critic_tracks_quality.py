@@ -58,7 +58,7 @@ from gankit.losses import get_loss
 from gankit.metrics.toy import wasserstein1
 from gankit.nets import build_networks, sample_latent
 from gankit.recipes import resolve_config
-from gankit.training.loop import make_optimizer
+from gankit.training.harness import make_optimizer
 
 DATA = "swissroll"
 MODELS = {"wgan-gp": "WGAN-GP critic: E[D(x)] − E[D(G(z))]", "nsgan": "GAN discriminator: log 2 − L_D/2"}

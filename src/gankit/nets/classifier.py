@@ -40,7 +40,6 @@ __all__ = [
     "evaluate_accuracy",
     "save_classifier",
     "load_classifier",
-    "cli_train_classifier",
 ]
 
 
@@ -256,27 +255,3 @@ def load_classifier(name: str, device: str | torch.device = "cpu", weights: str 
     model = ImageClassifier(channels, spec.width, spec.hidden, num_classes, spec.dropout)
     model.load_state_dict(state)
     return model.to(device).eval().requires_grad_(False)
-
-
-def cli_train_classifier(name: str, out: str | Path | None = None, device: str = "cpu", epochs: int | None = None,
-                         seed: int | None = None, max_examples: int | None = None, test_examples: int | None = None) -> dict:
-    """``gankit classifier train NAME [--out DIR]``: train, print the test accuracy, write weights + card.
-
-    ``out`` defaults to the package's weights folder (what :func:`load_classifier` reads).
-    ``max_examples`` / ``test_examples`` train and test on the first examples of each split only.
-    """
-    spec = _spec(name)
-    if epochs is not None and epochs < 1:
-        raise GankitError(f"--epochs must be at least 1, got {epochs}")
-    if seed is not None and seed < 0:
-        raise GankitError(f"--seed must be >= 0, got {seed}")
-    if max_examples is not None and max_examples < spec.batch_size:
-        raise GankitError(f"--max-examples must be at least the batch size {spec.batch_size}, got {max_examples}")
-    if test_examples is not None and test_examples < 1:
-        raise GankitError(f"--test-examples must be positive, got {test_examples}")
-    trained = train_classifier(name, device=device, epochs=epochs, seed=seed, max_examples=max_examples,
-                               test_examples=test_examples)
-    path = save_classifier(trained, out if out is not None else weights_dir())
-    print(f"{name} classifier: test accuracy {100 * trained.test_accuracy:.2f}% on {trained.test_examples} test images "
-          f"in {trained.seconds:.0f}s; wrote {path}")
-    return json.loads(path.with_suffix(".json").read_text())

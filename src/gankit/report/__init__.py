@@ -28,12 +28,12 @@ from gankit.report.charts import (
     metric_charts,
 )
 from gankit.report.markup import format_value
-from gankit.report.page import CSS, REPORT_NAME, cli_report, render_report, write_report
+from gankit.report.page import CSS, REPORT_NAME, render_report, write_report
 from gankit.report.reading import MAX_IMAGE_BYTES, MAX_SNAPSHOTS, PNG_SIGNATURE, select_evenly
 from gankit.training.run_dir import EVAL_HISTORY_NAME
 
 __all__ = [
-    "render_report", "write_report", "cli_report", "REPORT_NAME", "EVAL_HISTORY_NAME", "MAX_SNAPSHOTS",
+    "render_report", "write_report", "REPORT_NAME", "EVAL_HISTORY_NAME", "MAX_SNAPSHOTS",
     "MAX_IMAGE_BYTES", "PNG_SIGNATURE", "select_evenly", "format_value", "curve_charts", "metric_charts",
     "eval_history_charts", "CURVE_GROUPS", "METRIC_TITLES", "NOT_PLOTTED", "MAX_METRIC_CHARTS", "CSS",
 ]

@@ -178,8 +178,3 @@ def write_report(run_dir: str | Path) -> Path:
     except OSError as error:
         raise GankitError(f"cannot write {str(path)!r}: {error.strerror}") from None
     return path
-
-
-def cli_report(run_dir: str | Path) -> None:
-    """``gankit report DIR``: write the report and print where it is."""
-    print(f"wrote {write_report(run_dir)}")

@@ -32,6 +32,7 @@ from gankit import __version__
 from gankit.config import Config, config_from_dict
 from gankit.errors import GankitError
 from gankit.training.checkpoint import atomic_write_bytes, os_error_reason, temporary_path
+from gankit.training.finite import non_finite_entry
 
 EVAL_HISTORY_NAME = "eval-history.jsonl"
 
@@ -203,7 +204,10 @@ class RunDir:
         path = self.path / f"{stem}.safetensors"
         if not path.is_file():
             raise GankitError(f"run directory {str(self.path)!r} has no {path.name} (did training finish a checkpoint?)")
-        return load_file(str(path))
+        state = load_file(str(path))
+        if (bad := non_finite_entry(state)) is not None:  # training never writes one: a file from elsewhere
+            raise GankitError(f"{str(path)!r} holds non-finite weights ({bad}): a diverged generator cannot sample")
+        return state
 
     def _generator_stem(self, weights: str | None) -> str:
         if weights not in (None, "ema", "final"):

@@ -59,15 +59,15 @@ class Translator:
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
-    from gankit.training.loop import resolve_device
+    from gankit.training.harness import resolve_device
 
     return resolve_device(device) if isinstance(device, str) else device
 
 
 def load_translator(run_dir: str | Path, direction: str | None = None, device: str | torch.device = "cpu") -> Translator:
     """The generator of ``run_dir`` for ``direction`` (``AtoB`` / ``BtoA``; None = the direction it was trained for)."""
-    from gankit.training.translation_config import is_translation_recipe
-    from gankit.training.translation_models import build_generator, generator_names
+    from gankit.translation.config import is_translation_recipe
+    from gankit.translation.nets import build_generator, generator_names
 
     run = RunDir(Path(run_dir))
     config = run.load_config()
@@ -223,8 +223,8 @@ def evaluate_translation(
     confidence: float = 0.5,
 ) -> dict:
     """Held-out scores of a translation run (see the module docstring); needs the run's data set to be available."""
-    from gankit.data.paired import build_translation_data
-    from gankit.training.translation_models import generator_names
+    from gankit.translation.data import build_translation_data
+    from gankit.translation.nets import generator_names
 
     run = RunDir(Path(run_dir))
     config = run.load_config()

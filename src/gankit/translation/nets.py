@@ -16,7 +16,7 @@ from gankit.errors import GankitError
 from gankit.nets.patchgan import PatchGANDiscriminator, check_patchgan_input
 from gankit.nets.resnet_gen import ResnetGenerator, default_res_blocks
 from gankit.nets.unet import UNetGenerator
-from gankit.training.translation_config import TRANSLATION_RECIPES
+from gankit.translation.config import TRANSLATION_RECIPES
 
 __all__ = ["generator_names", "generator_arch", "build_generator", "TranslationModels", "build_translation_models"]
 

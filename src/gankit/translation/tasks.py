@@ -23,8 +23,8 @@ from PIL import Image
 from torch import Tensor
 
 from gankit.data.folders import _to_8bit_mode
-from gankit.data.translation_datasets import PairedImages, TensorStore, TranslationData, UnpairedImages, registry_images
-from gankit.data.translation_pixels import grayscale, sobel_edges, to_float
+from gankit.translation.datasets import PairedImages, TensorStore, TranslationData, UnpairedImages, registry_images
+from gankit.translation.pixels import grayscale, sobel_edges, to_float
 from gankit.errors import GankitError
 
 __all__ = ["TASKS", "Task", "SKIMAGE_INSTALL", "PHOTOS", "RandomPhotoCrops", "skimage_data_dir"]

@@ -12,7 +12,7 @@ Networks", Eqs. 1-3 and Sec. 5.2), with G: A -> B, F: B -> A and LSGAN adversari
 
 The adversarial pairs are :func:`gankit.losses.get_loss`'s ``nsgan`` and ``lsgan``, rescaled the way the
 papers weigh them (see :func:`adversarial_loss`). Nothing here knows about networks, optimisers or the
-training loop (:mod:`gankit.training.translation`).
+training loop (:mod:`gankit.translation.train`).
 """
 
 from __future__ import annotations

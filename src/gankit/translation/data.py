@@ -18,14 +18,14 @@ left 3/4 of each photo for ``train`` and the right 1/4 for ``test``; folders use
 out every 10th file (sorted by name) as ``test``.
 
 Folder images get pix2pix's "random jitter" (Isola et al. 2017, Sec. 6.2) for training and are preloaded
-onto the device or, for big sets, decoded on demand (see :mod:`~gankit.data.translation_folders`); the
+onto the device or, for big sets, decoded on demand (see :mod:`~gankit.translation.folders`); the
 shipped tasks are small centred images and get no jitter. Indices always come from the caller's generator,
 so runs stay reproducible.
 
 This module parses the name and builds the set; the pieces live in modules of their own:
-:mod:`~gankit.data.translation_datasets` (the data set classes and their image stores),
-:mod:`~gankit.data.translation_tasks` (the shipped tasks), :mod:`~gankit.data.translation_folders` (the
-user's folders) and :mod:`~gankit.data.translation_pixels` (conversions, edges, jitter).
+:mod:`~gankit.translation.datasets` (the data set classes and their image stores),
+:mod:`~gankit.translation.tasks` (the shipped tasks), :mod:`~gankit.translation.folders` (the
+user's folders) and :mod:`~gankit.translation.pixels` (conversions, edges, jitter).
 """
 
 from __future__ import annotations
@@ -33,30 +33,12 @@ from __future__ import annotations
 import torch
 
 from gankit.data.folders import check_image_options
-from gankit.data.translation_datasets import PairedImages, TranslationData, UnpairedImages
-from gankit.data.translation_folders import FOLDER_IMAGE_SIZE, MAX_PRELOAD_BYTES, build_paired_folders, build_unpaired_domains
-from gankit.data.translation_pixels import grayscale, jitter_batch, load_size, sobel_edges
-from gankit.data.translation_tasks import SKIMAGE_INSTALL, TASKS, RandomPhotoCrops
+from gankit.translation.datasets import TranslationData
+from gankit.translation.folders import FOLDER_IMAGE_SIZE, build_paired_folders, build_unpaired_domains
+from gankit.translation.tasks import TASKS
 from gankit.errors import GankitError, did_you_mean
 
-__all__ = [
-    "parse_translation_data",
-    "is_translation_data",
-    "default_image_size",
-    "build_translation_data",
-    # Re-exported from the modules named above, where they now live:
-    "TASKS",
-    "SKIMAGE_INSTALL",
-    "MAX_PRELOAD_BYTES",
-    "TranslationData",
-    "PairedImages",
-    "UnpairedImages",
-    "RandomPhotoCrops",
-    "sobel_edges",
-    "grayscale",
-    "jitter_batch",
-    "load_size",
-]
+__all__ = ["parse_translation_data", "is_translation_data", "default_image_size", "build_translation_data"]
 
 
 def parse_translation_data(name: str) -> tuple[str, dict[str, str]]:
@@ -83,8 +65,6 @@ def parse_translation_data(name: str) -> tuple[str, dict[str, str]]:
         f"unknown translation data {name!r}{did_you_mean(name, TASKS)}; or use pairs=DIR, pairs=DIR_A,DIR_B or A=X,B=Y"
     )
 
-
-_parse = parse_translation_data  # the name it had before it was public
 
 
 def is_translation_data(name: str) -> bool:

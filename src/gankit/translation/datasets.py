@@ -4,7 +4,7 @@ A :class:`TranslationData` draws batches ``(a, b)`` of domain-A and domain-B ima
 [-1, 1] on the training device: :class:`PairedImages` aligns them (``b[i]`` is the target for ``a[i]``),
 :class:`UnpairedImages` draws each side independently. Each side is an :class:`ImageStore`: a tensor on the
 device (:class:`TensorStore`) or files decoded on demand (:class:`FileStore`); indices always come from the
-caller's generator, so runs stay reproducible. Which data a name builds: :mod:`gankit.data.paired`.
+caller's generator, so runs stay reproducible. Which data a name builds: :mod:`gankit.translation.data`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from gankit.data.translation_pixels import centre_crop, jitter_batch, to_float
+from gankit.translation.pixels import centre_crop, jitter_batch, to_float
 from gankit.errors import GankitError
 
 __all__ = ["ImageStore", "TensorStore", "FileStore", "TranslationData", "PairedImages", "UnpairedImages", "registry_images"]

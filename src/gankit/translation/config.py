@@ -2,7 +2,7 @@
 
 :func:`resolve_translation_config` layers a translation recipe's settings (:mod:`gankit.recipes`), the
 CPU-sized defaults of the shipped task it trains on (:data:`TASK_DEFAULTS`) and the user's overrides, then
-refuses keys of the GAN loop that the translation loop (:mod:`gankit.training.translation`) does not do.
+refuses keys of the GAN loop that the translation loop (:mod:`gankit.translation.train`) does not do.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ _UNSUPPORTED = {
 
 
 def is_translation_recipe(name: str) -> bool:
-    """Whether recipe ``name`` trains with :func:`~gankit.training.translation.train_translation` (pix2pix, CycleGAN) rather than the GAN loop."""
+    """Whether recipe ``name`` trains with :func:`~gankit.translation.train.train_translation` (pix2pix, CycleGAN) rather than the GAN loop."""
     return name in TRANSLATION_RECIPES
 
 
@@ -63,7 +63,7 @@ def check_translation_recipe(name: str) -> None:
 
 def resolve_translation_config(recipe: str, data: str, overrides: dict[str, Any] | None = None) -> Config:
     """The config for ``recipe`` on translation data ``data``: recipe < the shipped task's CPU-sized defaults < overrides."""
-    from gankit.data.paired import parse_translation_data
+    from gankit.translation.data import parse_translation_data
     from gankit.recipes import resolve_config
 
     check_translation_recipe(recipe)

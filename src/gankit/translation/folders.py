@@ -28,8 +28,8 @@ import torch
 from PIL import Image
 
 from gankit.data.folders import _resize_shorter_side_and_crop, _to_8bit_mode, decode_image, find_images
-from gankit.data.translation_datasets import FileStore, ImageStore, PairedImages, TensorStore, TranslationData, UnpairedImages, registry_images
-from gankit.data.translation_pixels import centre_crop, load_size
+from gankit.translation.datasets import FileStore, ImageStore, PairedImages, TensorStore, TranslationData, UnpairedImages, registry_images
+from gankit.translation.pixels import centre_crop, load_size
 from gankit.errors import GankitError, did_you_mean
 
 __all__ = ["MAX_PRELOAD_BYTES", "HOLDOUT_EVERY", "FOLDER_IMAGE_SIZE", "build_paired_folders", "build_unpaired_domains"]
