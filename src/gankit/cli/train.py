@@ -29,14 +29,14 @@ def add_parser(subparsers) -> None:
 def handle(args: argparse.Namespace) -> None:
     import re
 
-    from gankit.config import apply_overrides, load_config_file, parse_assignments
+    from gankit.config import load_config_file, parse_assignments
     from gankit.data import is_image_folder, dataset_kind, dataset_names
     from gankit.data.paired import is_translation_data
     from gankit.data.translation_tasks import TASKS
     from gankit.recipes import get_recipe, resolve_config
     from gankit.training.distributed import launched_rank
     from gankit.training.loop import train
-    from gankit.training.run_dir import RunDir, next_run_dir
+    from gankit.training.run_dir import RunDir, next_run_dir, resuming
     from gankit.training.translation import train_translation
     from gankit.training.translation_config import DEFAULT_TASKS, TRANSLATION_RECIPES, is_translation_recipe, resolve_translation_config
 
@@ -47,13 +47,10 @@ def handle(args: argparse.Namespace) -> None:
         if fixed:
             raise GankitError(f"--resume continues {str(run.path)!r} with its own config: {', '.join(fixed)} cannot change it "
                               "(--steps extends the run, --device moves it)")
-        config = run.load_config()
         changed = {key: value for key, value in (("train.steps", args.steps), ("train.device", args.device)) if value is not None}
-        if changed:
-            apply_overrides(config, changed)
-            run.save_config(config)
-        trainer = train_translation if is_translation_recipe(config.recipe) else train
-        result = trainer(config, run.path, resume=True, progress=args.progress)
+        with resuming(run.path, changed) as config:  # checked and locked before config.json is rewritten
+            trainer = train_translation if is_translation_recipe(config.recipe) else train
+            result = trainer(config, run.path, resume=True, progress=args.progress)
         if launched_rank() == 0:  # torchrun's other ranks train alongside and leave reporting to rank 0
             print(f"resumed {result.run_dir} to step {result.steps} in {result.seconds:.1f}s")
         return

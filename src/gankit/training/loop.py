@@ -34,8 +34,8 @@ from gankit.progress import training_bar, wants_progress
 from gankit.training.compilation import begin_step, compiled
 from gankit.training.distributed import convert_sync_batchnorm, init_distributed
 from gankit.training.checkpoint import (
-    checkpoint_name, latest_checkpoint, load_checkpoint, os_error_reason, prune_checkpoints, remove_stale_temporaries,
-    save_checkpoint,
+    checkpoint_identity, checkpoint_name, latest_checkpoint, load_checkpoint, os_error_reason, prune_checkpoints,
+    remove_stale_temporaries, save_checkpoint,
 )
 from gankit.training.ema import EMA
 from gankit.training.precision import set_layout, with_precision
@@ -165,7 +165,7 @@ def _train(config: Config, run_dir: str | Path, resume: bool, progress: bool | N
 
     def restore(checkpoint: Path) -> int:
         """Load a checkpoint's full state; return its step."""
-        state = load_checkpoint(checkpoint, map_location=device)
+        state = load_checkpoint(checkpoint, map_location=device, identity=checkpoint_identity(config))
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         opt_g.load_state_dict(state["opt_g"])
@@ -208,10 +208,10 @@ def _train(config: Config, run_dir: str | Path, resume: bool, progress: bool | N
             state["cuda_rng"] = torch.cuda.get_rng_state(device)
         target = run.checkpoints / checkpoint_name(step)
         try:
-            save_checkpoint(target, state)
+            save_checkpoint(target, state, checkpoint_identity(config))
             if is_best:
                 target = run.checkpoints / "best.pt"
-                save_checkpoint(target, state)
+                save_checkpoint(target, state, checkpoint_identity(config))
             prune_checkpoints(run.checkpoints, t.keep_checkpoints)
             target = run.path / "generator.safetensors"
             run.save_generator(sampler, {"step": step, "ema": ema is not None})

@@ -48,7 +48,7 @@ from gankit.data.paired import TranslationData, build_translation_data
 from gankit.errors import GankitError, TrainingStopped
 from gankit.grids import save_grid
 from gankit.progress import training_bar, wants_progress
-from gankit.training.checkpoint import checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from gankit.training.checkpoint import checkpoint_identity, checkpoint_name, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from gankit.training.image_pool import ImagePool
 from gankit.training.loop import make_optimizer, resolve_device
 from gankit.training.precision import set_layout
@@ -243,7 +243,7 @@ def _train_translation(config: Config, run_dir: str | Path, resume: bool, progre
         return s
 
     def restore(checkpoint: Path) -> int:
-        s = load_checkpoint(checkpoint, map_location=device)
+        s = load_checkpoint(checkpoint, map_location=device, identity=checkpoint_identity(config))
         generators.load_state_dict(s["generators"])
         discriminators.load_state_dict(s["discriminators"])
         opt_g.load_state_dict(s["opt_g"])
@@ -262,7 +262,7 @@ def _train_translation(config: Config, run_dir: str | Path, resume: bool, progre
 
     def save(step: int) -> None:
         try:
-            save_checkpoint(run.checkpoints / checkpoint_name(step), {"step": step, **state()})
+            save_checkpoint(run.checkpoints / checkpoint_name(step), {"step": step, **state()}, checkpoint_identity(config))
             prune_checkpoints(run.checkpoints, t.keep_checkpoints)
             run.save_generator(generators, {"step": step, "ema": False, "generators": sorted(generators.keys())})
         except OSError as error:
