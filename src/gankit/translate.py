@@ -59,8 +59,10 @@ class Translator:
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
+    from gankit.config import check_device
     from gankit.training.loop import resolve_device
 
+    check_device(device if isinstance(device, str) else None)
     return resolve_device(device) if isinstance(device, str) else device
 
 

@@ -55,8 +55,8 @@ def kind_of(mode: int) -> str:
 
 
 def _not_regular(path: Path, mode: int) -> GankitError:
-    return GankitError(f"{str(path)!r} is {kind_of(mode)}, not a regular file (gankit reads and writes only regular "
-                       "files in a run directory, and follows no links there)")
+    return GankitError(f"{str(path)!r} is {kind_of(mode)}, not a regular file (gankit follows no link there, and "
+                       "never reads or replaces a FIFO, device or folder in a file's place)")
 
 
 def check_tree(root: Path, what: str = "run directory") -> None:
