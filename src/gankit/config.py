@@ -155,6 +155,15 @@ def check_seed(seed: int, what: str = "seed") -> None:
         raise GankitError(f"{what} must be in [0, {MAX_SEED}], got {seed}")
 
 
+MAX_EVAL_SAMPLES = 10**7  # an evaluation's sample count (FID's usual 50,000 is far below)
+
+
+def check_sample_count(n: int | None) -> None:
+    """GankitError unless ``n`` is None or at most :data:`MAX_EVAL_SAMPLES`."""
+    if n is not None and n > MAX_EVAL_SAMPLES:
+        raise GankitError(f"{n} samples are more than an evaluation takes (at most {MAX_EVAL_SAMPLES})")
+
+
 # Value constraints beyond the type: key -> (predicate, what it must be).
 _POSITIVE = (lambda v: v > 0, "> 0")
 _NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
@@ -205,7 +214,7 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "train.log_every": _POSITIVE,
     "train.sample_every": _POSITIVE,
     "train.checkpoint_every": _POSITIVE,
-    "train.eval_samples": (lambda v: 0 < v <= 10**7, "in [1, 10000000]"),
+    "train.eval_samples": (lambda v: 0 < v <= MAX_EVAL_SAMPLES, f"in [1, {MAX_EVAL_SAMPLES}]"),
     "train.keep_checkpoints": _POSITIVE,
     "train.on_divergence": (lambda v: v in ("stop", "rollback"), "'stop' or 'rollback'"),
     "train.rollback_lr_factor": (lambda v: 0 < v < 1, "in (0, 1)"),

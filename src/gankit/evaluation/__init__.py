@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gankit.config import check_device, check_seed
+from gankit.config import check_device, check_sample_count, check_seed
 from gankit.errors import GankitError
 from gankit.evaluation.datasets import evaluate_datasets
 from gankit.evaluation.images import IMAGE_METRICS
@@ -62,6 +62,7 @@ def evaluate_run(
         check_output_file(json_path, "JSON output")
     check_device(device)
     check_seed(seed)
+    check_sample_count(n)
     if n is not None and n < 0:
         raise GankitError(f"--n must be positive, got {n}")
     progress = wants_progress(progress)

@@ -133,7 +133,7 @@ def _difference(found: Any, expected: dict[str, Any]) -> str:
     if not isinstance(found, dict):
         return "it records no recipe or architecture"
     flat_found, flat_expected = _flat(found), _flat(expected)
-    for key in sorted(set(flat_found) | set(flat_expected)):
+    for key in [*flat_expected, *(k for k in flat_found if k not in flat_expected)]:  # the recipe first
         if flat_found.get(key) != flat_expected.get(key):
             return f"its {key} is {flat_found.get(key)!r}, this run's is {flat_expected.get(key)!r}"
     return "its identity differs"

@@ -34,7 +34,7 @@ from safetensors.torch import load as load_safetensors, save as save_safetensors
 from gankit import __version__
 from gankit.config import SECTIONS, Config, apply_overrides, config_from_dict
 from gankit.errors import GankitError
-from gankit.training.checkpoint import latest_checkpoint, step_of
+from gankit.training.checkpoint import checkpoint_identity, latest_checkpoint, load_checkpoint, step_of
 from gankit.training.safe_files import (
     MAX_LOG_BYTES, MAX_WEIGHTS_BYTES, atomic_write_bytes, check_tree, create_fresh, open_in_place, os_error_reason,
     read_bytes, read_text,
@@ -105,7 +105,7 @@ def resuming(path: Path, changes: dict[str, Any]) -> Iterator[Config]:
     only then is config.json rewritten, so a refused resume leaves every file as it was."""
     run = RunDir(Path(path))
     config = apply_overrides(run.load_config(), changes)
-    run.check_resumable(config.train.steps)
+    run.check_resumable(config)
     with hold_directory(run.path, "run directory"):
         if changes:
             run.save_config(config)
@@ -197,13 +197,16 @@ class RunDir:
             raise GankitError(f"{str(self.path)!r} is not a gankit run directory (no run.json)")
         check_written_version(self.load_meta().get("gankit_version"), "run directory", self.path)
 
-    def check_resumable(self, steps: int) -> None:
-        """Refuse, before anything is written, a resume that cannot go ahead: another gankit version, no
-        checkpoint, a last checkpoint past ``steps``, a checkpoint folder that cannot be written."""
+    def check_resumable(self, config: Config) -> None:
+        """Refuse, before anything is written, a resume of ``config`` that cannot go ahead: another gankit
+        version, no checkpoint, a damaged or foreign last checkpoint, one past ``train.steps``, a checkpoint
+        folder that cannot be written. (The last checkpoint is read twice, here and by the resume.)"""
         self.check_version()
         last = latest_checkpoint(self.checkpoints)
         if last is None:
             raise GankitError(f"cannot resume {str(self.path)!r}: no checkpoint in {str(self.checkpoints)!r}")
+        load_checkpoint(last, identity=checkpoint_identity(config))
+        steps = config.train.steps
         if step_of(last) > steps:
             raise GankitError(f"cannot resume {str(self.path)!r} to step {steps}: its last checkpoint {str(last)!r} "
                               f"is at step {step_of(last)} already")
