@@ -222,7 +222,7 @@ def load(run_dir: str | Path, device: str | torch.device | None = None) -> Train
     """The sampling generator of the run in ``run_dir``."""
     run = RunDir(Path(run_dir))
     config = run.load_config()
-    meta = run.load_meta()
+    meta = run.load_meta(required=("data_shape",))
     shape = tuple(meta["data_shape"])
     if not isinstance(device, torch.device):
         from gankit.training.loop import resolve_device

@@ -72,7 +72,7 @@ def evaluate_run(
     if is_translation_recipe(config.recipe):
         result = _evaluate_translation(run, metrics, n, features, device, generator_info, real_split)
     else:
-        meta = run.load_meta()
+        meta = run.load_meta(required=("data_shape",))
         if len(meta["data_shape"]) == 1:
             if features is not None or real_split is not None:
                 option = "--features" if features is not None else "--real-split"

@@ -180,13 +180,16 @@ class RunDir:
         """Rewrite config.json (``gankit train --resume DIR --steps N`` extends a run this way)."""
         write_json(self.config_path, config.to_dict())
 
-    def load_meta(self) -> dict[str, Any]:
-        """run.json, with its ``data_shape`` (1 or 3 positive integers) and ``num_classes`` checked."""
+    def load_meta(self, required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """run.json, with its shapes (``data_shape``; ``shape_a``, ``shape_b`` of translation runs: 1 or 3
+        positive integers) and ``num_classes`` checked, and the ``required`` keys present."""
         path = self.path / "run.json"
         meta = read_json_object(path)
-        shape, classes = meta.get("data_shape"), meta.get("num_classes", 0)
-        if not (isinstance(shape, list) and len(shape) in (1, 3) and all(_is_count(v) for v in shape)):
-            raise GankitError(f"{str(path)!r}: 'data_shape' must be a list of 1 or 3 positive integers, got {shape!r}")
+        for key in [*required, *(k for k in ("data_shape", "shape_a", "shape_b") if k in meta and k not in required)]:
+            shape = meta.get(key)
+            if not (isinstance(shape, list) and len(shape) in (1, 3) and all(_is_count(v) for v in shape)):
+                raise GankitError(f"{str(path)!r}: {key!r} must be a list of 1 or 3 positive integers, got {shape!r}")
+        classes = meta.get("num_classes", 0)
         if not (_is_count(classes) or classes == 0):
             raise GankitError(f"{str(path)!r}: 'num_classes' must be a non-negative integer, got {classes!r}")
         return meta
