@@ -42,7 +42,7 @@ def test_unknown_recipe_suggests_the_close_one():
         ("optim.lr_d", "-1e-4", "must be > 0"),
         ("train.steps", "0", "must be > 0"),
         ("train.steps", "1.5", "expected an integer"),
-        ("data.batch_size", "-3", "must be > 0"),
+        ("data.batch_size", "-3", r"must be in \[1, 1048576\]"),
         ("model.g_batchnorm", "maybe", "expected true/false"),
         ("optim.name", "adamw", "one of adam, rmsprop, sgd"),
         ("train.device", "gpu", "auto, cpu"),

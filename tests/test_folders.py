@@ -201,15 +201,22 @@ def test_streaming_matches_preloaded_batches(class_folders):
         assert torch.equal(x_pre, x_str) and torch.equal(y_pre, y_str)
 
 
-def test_streaming_names_a_bad_file_when_it_meets_it(tmp_path):
+def test_streaming_checks_every_header_up_front_and_names_a_bad_body_when_it_meets_it(tmp_path):
     save(solid("L", (9, 9), 0), tmp_path / "fine.png")
     (tmp_path / "broken.webp").write_bytes(b"RIFF....WEBPjunk")
-    streaming = build_image_folder(tmp_path, "cpu", stream=True)  # streaming cannot decode everything up front
-    with pytest.raises(GankitError, match=r"unreadable image file '.*broken\.webp'"):
-        streaming.sample(32, torch.Generator().manual_seed(0))
     (tmp_path / "zero.png").write_bytes(b"")
-    with pytest.raises(GankitError, match=r"zero\.png \(empty file\)"):
-        build_image_folder(tmp_path, "cpu", stream=True)  # zero-byte files are caught at build time
+    with pytest.raises(GankitError, match=r"2 unreadable image file.*broken\.webp.*zero\.png \(empty file\)"):
+        build_image_folder(tmp_path, "cpu", stream=True)  # before training writes anything
+    (tmp_path / "broken.webp").unlink()
+    (tmp_path / "zero.png").unlink()
+    noise = Image.frombytes("L", (64, 64), bytes(range(256)) * 16)
+    save(noise, tmp_path / "whole.png")
+    whole = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "whole.png").unlink()
+    (tmp_path / "cut.png").write_bytes(whole[: len(whole) // 2])  # a sound header, a body cut short
+    streaming = build_image_folder(tmp_path, "cpu", stream=True)  # headers cannot tell; decoding does
+    with pytest.raises(GankitError, match=r"unreadable image file '.*cut\.png'"):
+        streaming.sample(32, torch.Generator().manual_seed(0))
 
 
 def test_bad_arguments(tmp_path):

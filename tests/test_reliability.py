@@ -288,7 +288,7 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_checkpoint(refere
     run, marker = tmp_path / "run", tmp_path / "writing"
     victim = Forked(_argv(run), tmp_path, "victim", prepare=_stall_in_checkpoint_write(3, marker))
     try:
-        _wait_for(marker.is_file, victim, "the third checkpoint write")
+        _wait_for(lambda: marker.is_file() and marker.read_text(), victim, "the third checkpoint write")
         os.kill(victim.pid, signal.SIGKILL)
         assert victim.wait() == -signal.SIGKILL
     finally:
@@ -382,14 +382,16 @@ def test_resume_probes_the_checkpoint_folder_before_loading(reference, tmp_path,
     run = tmp_path / "run"
     shutil.copytree(reference, run)
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    real_write_bytes = Path.write_bytes
+    from gankit.training import run_dir as run_dir_module
 
-    def read_only(self, data):
-        if self.name == ".write-test":
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
-        return real_write_bytes(self, data)
+    real_create = run_dir_module.create_fresh
 
-    monkeypatch.setattr(Path, "write_bytes", read_only)
+    def read_only(path):
+        if path.name == ".write-test":
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_create(path)
+
+    monkeypatch.setattr(run_dir_module, "create_fresh", read_only)
     monkeypatch.setattr("gankit.training.harness.load_checkpoint", lambda *a, **k: pytest.fail("loaded before probing"))
     code = main(_resume_argv(run))
     err = _one_line_error(capsys.readouterr().err)
@@ -407,16 +409,17 @@ def _assert_disk_full_error(message: str, run: Path) -> None:
     assert load_file(run / "generator.safetensors")  # the step-10 sampling weights, whole
 
 
-def test_disk_full_from_the_kernel_during_a_checkpoint(tmp_path):
-    """A real ENOSPC: the step-20 checkpoint's temporary file is made a link to /dev/full."""
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full")
+def test_a_link_at_a_checkpoints_temporary_path_is_refused_not_written_through(tmp_path):
+    """The step-20 checkpoint's temporary file planted as a link to /dev/full: refused before training (no
+    longer a way to simulate a full disk: gankit writes through no link in a run directory)."""
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    os.symlink("/dev/full", temporary_path(run / "checkpoints" / checkpoint_name(20)))
+    planted = temporary_path(run / "checkpoints" / checkpoint_name(20))
+    os.symlink("/dev/full", planted)
     with pytest.raises(GankitError) as caught:
         train(resolve_config("nsgan", "ring8", "vector", TINY), run, progress=False)
-    _assert_disk_full_error(str(caught.value), run)
+    assert str(caught.value).startswith(f"{str(planted)!r} is a symbolic link") and "\n" not in str(caught.value)
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints"] and os.readlink(planted) == "/dev/full"
 
 
 def test_disk_full_mid_write_at_the_cli_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
@@ -455,13 +458,13 @@ def test_failing_generator_export_is_a_clear_error(tmp_path):
                                  f"the last good checkpoint {str(run / 'checkpoints' / checkpoint_name(10))!r} is intact")
 
 
-def test_disk_full_while_logging_is_a_clear_error(tmp_path):
+def test_a_failing_log_write_is_a_clear_error(tmp_path):
+    """A real OS refusal (EISDIR: the log's name is taken by a folder); a link there is refused up front instead."""
     run = tmp_path / "run"
-    run.mkdir()
-    os.symlink("/dev/full", run / "metrics.jsonl")
+    (run / "metrics.jsonl").mkdir(parents=True)
     with pytest.raises(GankitError) as caught:
         train(resolve_config("nsgan", "ring8", "vector", TINY), run, progress=False)
-    assert str(caught.value) == f"cannot write {str(run / 'metrics.jsonl')!r}: No space left on device"
+    assert str(caught.value) == f"cannot write {str(run / 'metrics.jsonl')!r}: Is a directory"
 
 
 # --- 4. bad input at the command line -------------------------------------------------------------------

@@ -133,30 +133,67 @@ class Config:
 
 SECTIONS = ("data", "model", "loss", "optim", "train")
 
+DEVICES = "auto, cpu, mps, cuda or cuda:N"
+
+
+def is_device_name(name: str) -> bool:
+    """Whether ``name`` is a device gankit can be asked for (:data:`DEVICES`)."""
+    return isinstance(name, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,4})?", name) is not None
+
+
+def check_device(name: str | None) -> None:
+    """GankitError unless ``name`` is None or a device name (:func:`is_device_name`)."""
+    if name is not None and not is_device_name(name):
+        raise GankitError(f"unknown device {name!r} (valid: {DEVICES})")
+
+
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes < 2**64; gankit adds offsets below 2**32 to a seed
+
+
+def check_seed(seed: int, what: str = "seed") -> None:
+    """GankitError unless ``0 <= seed <= MAX_SEED``."""
+    if not 0 <= seed <= MAX_SEED:
+        raise GankitError(f"{what} must be in [0, {MAX_SEED}], got {seed}")
+
+
+MAX_EVAL_SAMPLES = 10**7  # an evaluation's sample count (FID's usual 50,000 is far below)
+
+
+def check_sample_count(n: int | None) -> None:
+    """GankitError unless ``n`` is None or at most :data:`MAX_EVAL_SAMPLES`."""
+    if n is not None and n > MAX_EVAL_SAMPLES:
+        raise GankitError(f"{n} samples are more than an evaluation takes (at most {MAX_EVAL_SAMPLES})")
+
+
 # Value constraints beyond the type: key -> (predicate, what it must be).
 _POSITIVE = (lambda v: v > 0, "> 0")
 _NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
+# Sizes of networks and batches: far above any run gankit can train, low enough that a typo is an error, not
+# a request for terabytes (torch would fail allocating, with a traceback).
+_WIDTH = (lambda v: 0 < v <= 2**16, "in [1, 65536]")
+_DEPTH = (lambda v: 0 < v <= 1000, "in [1, 1000]")
+MAX_INT = 2**63 - 1  # every integer key fits a 64-bit integer (torch's)
 _CONSTRAINTS: dict[str, tuple[Any, str]] = {
-    "data.batch_size": _POSITIVE,
-    "data.image_size": _NON_NEGATIVE,
+    "data.batch_size": (lambda v: 0 < v <= 2**20, "in [1, 1048576]"),
+    "data.image_size": (lambda v: 0 <= v <= 8192, "in [0, 8192]"),
     "data.channels": (lambda v: v in (0, 1, 3), "0, 1 or 3"),
     "data.split": (lambda v: v in ("train", "test"), "'train' or 'test'"),
     "data.direction": (lambda v: v in ("AtoB", "BtoA"), "'AtoB' or 'BtoA'"),
     "model.norm": (lambda v: v in ("batch", "instance", "none"), "one of batch, instance, none"),
-    "model.res_blocks": _NON_NEGATIVE,
+    "model.res_blocks": (lambda v: 0 <= v <= 1000, "in [0, 1000]"),
     "model.pack": (lambda v: 1 <= v <= 64, "in [1, 64]"),
     "loss.l1_weight": _NON_NEGATIVE,
     "loss.cycle_weight": _NON_NEGATIVE,
     "loss.identity_weight": _NON_NEGATIVE,
     "optim.decay_start": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "train.pool_size": _NON_NEGATIVE,
-    "model.z_dim": _POSITIVE,
-    "model.g_hidden": _POSITIVE,
-    "model.g_layers": _POSITIVE,
-    "model.d_hidden": _POSITIVE,
-    "model.d_layers": _POSITIVE,
-    "model.info_categorical": (lambda v: v == 0 or v >= 2, "0 (none) or >= 2"),
-    "model.info_continuous": _NON_NEGATIVE,
+    "model.z_dim": _WIDTH,
+    "model.g_hidden": _WIDTH,
+    "model.g_layers": _DEPTH,
+    "model.d_hidden": _WIDTH,
+    "model.d_layers": _DEPTH,
+    "model.info_categorical": (lambda v: v == 0 or 2 <= v <= 2**16, "0 (none) or in [2, 65536]"),
+    "model.info_continuous": (lambda v: 0 <= v <= 2**16, "in [0, 65536]"),
     "model.info_weight": _NON_NEGATIVE,
     "model.info_continuous_weight": _NON_NEGATIVE,
     "model.info_body": (lambda v: v in ("dcgan", "fc"), "'dcgan' or 'fc'"),
@@ -173,16 +210,13 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "optim.lr_decay": (lambda v: v in ("none", "linear"), "'none' or 'linear'"),
     "train.steps": _POSITIVE,
     "train.n_critic": _POSITIVE,
-    "train.seed": _NON_NEGATIVE,
-    "train.device": (
-        lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,
-        "auto, cpu, mps, cuda or cuda:N",
-    ),
+    "train.seed": (lambda v: 0 <= v <= MAX_SEED, f"in [0, {MAX_SEED}]"),
+    "train.device": (lambda v: is_device_name(v), DEVICES),
     "train.ema": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "train.log_every": _POSITIVE,
     "train.sample_every": _POSITIVE,
     "train.checkpoint_every": _POSITIVE,
-    "train.eval_samples": _POSITIVE,
+    "train.eval_samples": (lambda v: 0 < v <= MAX_EVAL_SAMPLES, f"in [1, {MAX_EVAL_SAMPLES}]"),
     "train.keep_checkpoints": _POSITIVE,
     "train.on_divergence": (lambda v: v in ("stop", "rollback"), "'stop' or 'rollback'"),
     "train.rollback_lr_factor": (lambda v: 0 < v < 1, "in (0, 1)"),
@@ -266,8 +300,10 @@ def set_value(config: Config, key: str, value: Any) -> None:
     if isinstance(value, (str, bool)):
         value = _ALIASES.get(key, {}).get(value.strip().lower() if isinstance(value, str) else value, value)
     converted = _coerce(key, value, _field_type(section_obj, name))
-    if isinstance(converted, float) and not math.isfinite(converted):  # inf learning rates, nan weights...
+    if isinstance(converted, float) and not math.isfinite(converted):
         raise GankitError(f"config key {key!r}: value {converted!r} must be a finite number")
+    if isinstance(converted, int) and not isinstance(converted, bool) and abs(converted) > MAX_INT:
+        raise GankitError(f"config key {key!r}: value {converted} does not fit a 64-bit integer")
     rule = _CONSTRAINTS.get(key)
     if rule is not None:
         check, must_be = rule
@@ -305,22 +341,59 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+MAX_CONFIG_FILE_BYTES = 2**20
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe loading (no Python objects), and stricter: a mapping may not repeat a key (not "the last one
+    wins"), and anchors / aliases are refused (a config needs none; they allow self-reference and
+    exponentially large documents)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+            raise yaml.YAMLError(f"anchors and aliases (&name, *name) are not allowed (line {self.peek_event().start_mark.line + 1})")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+            except TypeError:
+                raise yaml.YAMLError(f"a key must be a plain value, not {type(key).__name__} (line {key_node.start_mark.line + 1})") from None
+            if repeated:
+                raise yaml.YAMLError(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON config file (safe loading: no Python objects) as flat dotted keys."""
+    """Read a YAML or JSON config file (UTF-8, at most 1 MiB; see :class:`_StrictLoader`) as flat dotted keys."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with open(path, "rb") as handle:  # a FIFO is fine here: `--config <(...)` is the user's own stream
+            data = handle.read(MAX_CONFIG_FILE_BYTES + 1)
     except OSError as error:
-        raise GankitError(f"cannot read config file {str(path)!r}: {error.strerror}") from None
+        raise GankitError(f"cannot read config file {str(path)!r}: {error.strerror or error}") from None
+    if len(data) > MAX_CONFIG_FILE_BYTES:
+        raise GankitError(f"config file {str(path)!r} is larger than {MAX_CONFIG_FILE_BYTES} bytes")
     try:
-        tree = yaml.safe_load(text)  # JSON is YAML too
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise GankitError(f"config file {str(path)!r} is not UTF-8 text (byte {error.start})") from None
+    try:
+        tree = yaml.load(text, Loader=_StrictLoader)  # JSON is YAML too
+        flat = flatten(tree) if isinstance(tree, dict) else tree
     except yaml.YAMLError as error:
         raise GankitError(f"config file {str(path)!r} is not valid YAML/JSON: {str(error).splitlines()[0]}") from None
-    if tree is None:
+    except RecursionError:
+        raise GankitError(f"config file {str(path)!r} is nested too deeply") from None
+    if flat is None:
         return {}
-    if not isinstance(tree, dict):
+    if not isinstance(flat, dict):
         raise GankitError(f"config file {str(path)!r} must hold a mapping of keys to values")
-    return flatten(tree)
+    return flat
 
 
 def config_from_dict(tree: dict[str, Any]) -> Config:

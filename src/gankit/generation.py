@@ -19,6 +19,7 @@ The same seed gives the same samples.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from gankit.config import Config
+from gankit.config import Config, check_device, check_seed
 from gankit.errors import GankitError
 from gankit.nets import build_networks, sample_latent
 from gankit.training.run_dir import RunDir
@@ -34,6 +35,7 @@ from gankit.training.run_dir import RunDir
 __all__ = ["TrainedGenerator", "Samples", "load", "lerp", "slerp", "interpolation_path", "truncated_normal", "INTERPOLATIONS"]
 
 INTERPOLATIONS = ("lerp", "slerp")
+MAX_VALUES = 2**31  # numbers one call may generate (8 GiB of float32): more is a mistake, not a request
 
 
 def lerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
@@ -87,7 +89,10 @@ class Samples:
 
 def _cycle(values: Tensor | Sequence | int | float, n: int, device: torch.device, dtype=torch.long) -> Tensor:
     """``values`` repeated to length ``n`` (a scalar or a list of per-sample values, cycled)."""
-    values = torch.as_tensor(values, device=device, dtype=dtype).flatten()
+    try:
+        values = torch.as_tensor(values, device=device, dtype=dtype).flatten()
+    except (RuntimeError, OverflowError, TypeError, ValueError):
+        raise GankitError(f"labels/codes must be {'integers' if dtype == torch.long else 'numbers'} in range, got {values!r}"[:300]) from None
     if values.numel() == 0:
         raise GankitError("an empty list of labels/codes was given")
     return values.repeat((n + values.numel() - 1) // values.numel())[:n]
@@ -120,8 +125,8 @@ class TrainedGenerator:
         truncation: float | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """``(z, labels)`` for ``n`` samples: z ~ N(0, I) (truncated if asked), codes written in, labels checked."""
-        if n <= 0:
-            raise GankitError(f"number of samples must be positive, got {n}")
+        self.check_count(n)
+        check_seed(seed)
         rng = torch.Generator(device=self.device).manual_seed(seed)
         z = sample_latent(n, self.generator.z_dim, rng, self.device)
         if truncation is not None:
@@ -144,6 +149,15 @@ class TrainedGenerator:
                     raise GankitError(f"this InfoGAN has {self.codes.continuous} continuous codes, got {continuous.shape[-1] if continuous.dim() else 1} values")
             z = self.codes.with_codes(z, categorical, continuous)
         return z, labels
+
+    def check_count(self, n: int, per_sample: int = 1) -> None:
+        """GankitError unless ``n`` samples (``per_sample`` outputs each) is a positive, possible number."""
+        if n <= 0:
+            raise GankitError(f"number of samples must be positive, got {n}")
+        size = math.prod(self.shape) * per_sample
+        if n * size > MAX_VALUES:
+            raise GankitError(f"{n} samples of shape {'x'.join(map(str, self.shape))} are more than gankit generates "
+                              f"at once (at most {MAX_VALUES // size})")
 
     @torch.no_grad()
     def from_latents(self, z: Tensor, labels: Tensor | None = None, batch_size: int = 1024) -> Tensor:
@@ -182,6 +196,7 @@ class TrainedGenerator:
 
         A strip keeps its label and (if given) its codes, so only the noise changes along it.
         """
+        self.check_count(rows, per_sample=max(steps, 1))
         # Both ends of strip r get the r-th label / code: cycle over the rows, then repeat for the ends.
         if labels is not None:
             labels = _cycle(labels, rows, self.device).repeat(2)
@@ -211,10 +226,17 @@ def load(run_dir: str | Path, device: str | torch.device | None = None, weights:
     ``weights="ema"`` or ``"final"`` asks for one of them (an error when the run has no EMA and "ema" is asked)."""
     run = RunDir(Path(run_dir))
     config = run.load_config()
-    meta = run.load_meta()
+    meta = run.load_meta(required=("data_shape",))
     shape = tuple(meta["data_shape"])
-    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    generator, _ = build_networks(config.model, shape, int(meta.get("num_classes", 0)))
+    if not isinstance(device, torch.device):
+        from gankit.training.harness import resolve_device
+
+        check_device(device)
+        device = resolve_device(device or "auto")
+    try:
+        generator, _ = build_networks(config.model, shape, int(meta.get("num_classes", 0)))
+    except (RuntimeError, MemoryError, ValueError) as error:  # sizes in an edited config.json that cannot be built
+        raise GankitError(f"{str(run.config_path)!r}: cannot build its generator ({str(error).splitlines()[0][:200]})") from None
     try:
         generator.load_state_dict(run.load_generator_state(weights))
     except RuntimeError as error:

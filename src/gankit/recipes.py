@@ -246,6 +246,8 @@ def resolve_config(recipe_name: str, data_name: str, data_kind: str, overrides: 
     apply_overrides(config, recipe.settings)
     apply_overrides(config, recipe.kind_settings.get(data_kind, {}))
     apply_overrides(config, overrides or {})
+    if config.recipe != recipe.name:  # a run saying it is another recipe could be neither resumed nor evaluated
+        raise GankitError(f"config key 'recipe': {config.recipe!r} cannot be set; this run trains recipe {recipe.name!r}")
     check_consistency(config)
     return config
 

@@ -41,10 +41,12 @@ def handle(args: argparse.Namespace) -> None:
 
     from gankit.generation import load
     from gankit.grids import save_grid, to_uint8
+    from gankit.training.safe_files import atomic_render, check_replaceable, os_error_reason
 
     out = Path(args.out)
     if out.suffix not in (".npz", ".png"):
         raise GankitError(f"--out must end in .npz or .png, got {str(out)!r}")
+    check_replaceable(out)  # a folder or a device there is refused before sampling, and never replaced
     labels = _numbers(args.labels, "--labels")
     options = {
         "labels": labels,
@@ -64,18 +66,23 @@ def handle(args: argparse.Namespace) -> None:
         # One column per label (or code) when a short list of them is given.
         listed = labels or options["categorical"]
         columns = len(listed) if listed and 1 < len(listed) <= 32 else None
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
         arrays = {"images": to_uint8(samples.images)} if trained.is_image else {"samples": samples.images.cpu().numpy()}
         for name in ("labels", "categorical", "continuous"):
             value = getattr(samples, name)
             if value is not None:
                 arrays[name] = value.cpu().numpy()
-        np.savez(out, **arrays)
+        write = lambda target: np.savez(target, **arrays)  # noqa: E731
     elif trained.is_image:
-        save_grid(samples.images, out, nrow=columns)
+        write = lambda target: save_grid(samples.images, target, nrow=columns)  # noqa: E731
     else:
         from gankit import plots
 
-        plots.scatter_samples(samples.images.cpu(), path=out, title=f"{samples.images.shape[0]} samples from {args.run_dir}")
+        title = f"{samples.images.shape[0]} samples from {args.run_dir}"
+        write = lambda target: plots.scatter_samples(samples.images.cpu(), path=target, title=title)  # noqa: E731
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_render(out, write)
+    except OSError as error:
+        raise GankitError(f"cannot write {str(out)!r}: {os_error_reason(error)}") from None
     print(f"wrote {samples.images.shape[0]} samples to {out}")

@@ -27,10 +27,10 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> None:
-    from gankit.config import apply_overrides, load_config_file, parse_assignments
+    from gankit.config import load_config_file, parse_assignments
     from gankit.training.distributed import launched_rank
     from gankit.training.launch import default_data, resolve_run_config, run_label, train_run
-    from gankit.training.run_dir import RunDir, next_run_dir
+    from gankit.training.run_dir import RunDir, next_run_dir, resuming
 
     if args.resume:
         run = RunDir(Path(args.resume))
@@ -39,12 +39,9 @@ def handle(args: argparse.Namespace) -> None:
         if fixed:
             raise GankitError(f"--resume continues {str(run.path)!r} with its own config: {', '.join(fixed)} cannot change it "
                               "(--steps extends the run, --device moves it)")
-        config = run.load_config()
         changed = {key: value for key, value in (("train.steps", args.steps), ("train.device", args.device)) if value is not None}
-        if changed:
-            apply_overrides(config, changed)
-            run.save_config(config)
-        result = train_run(config, run.path, resume=True, progress=args.progress)
+        with resuming(run.path, changed) as config:  # checked and locked before config.json is rewritten
+            result = train_run(config, run.path, resume=True, progress=args.progress)
         if launched_rank() == 0:  # torchrun's other ranks train alongside and leave reporting to rank 0
             print(f"resumed {result.run_dir} to step {result.steps} in {result.seconds:.1f}s")
         return

@@ -194,6 +194,20 @@ def _decode_or_reason(path: Path, image_size: int, channels: int) -> tuple[np.nd
         return None, reason[:100]
 
 
+def _header_problem(path: Path) -> str | None:
+    """Why ``path`` is not an image Pillow can decode, judged from its header alone (fast); None if it looks fine."""
+    try:
+        if path.stat().st_size == 0:
+            return "empty file"
+        with Image.open(path) as image:
+            if image.width <= 0 or image.height <= 0:
+                return "no pixels"
+    except _DECODE_ERRORS as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return reason[:100]
+    return None
+
+
 def _bad_files_error(bad: list[tuple[Path, str]], root: Path) -> GankitError:
     shown = "; ".join(f"{path} ({reason})" for path, reason in bad[:_SHOWN_BAD_FILES])
     more = f"; and {len(bad) - _SHOWN_BAD_FILES} more" if len(bad) > _SHOWN_BAD_FILES else ""
@@ -220,24 +234,39 @@ def is_image_folder_path(name: str) -> bool:
     )
 
 
-def _is_hidden(relative: Path) -> bool:
-    # Hidden files include macOS "._photo.jpg" resource forks, which are not images.
-    return any(part.startswith(".") for part in relative.parts)
-
-
 def find_images(root: str | os.PathLike) -> list[Path]:
-    """Every image file below ``root`` (recursive, extension case-insensitive, hidden skipped), sorted."""
+    """Every image file below ``root`` (recursive, extension case-insensitive, hidden skipped), sorted.
+
+    Nothing is dropped in silence: a folder that cannot be listed, a broken link, or a FIFO or device
+    with an image's name is an error naming it (skipping it could quietly remove a class).
+    """
     root = Path(root).expanduser()
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "not found"
         raise GankitError(f"image folder {str(root)!r} {what}")
-    files = [
-        path
-        for path in root.rglob("*")
-        if path.suffix.lower() in IMAGE_EXTENSIONS
-        and not _is_hidden(path.relative_to(root))
-        and path.is_file()
-    ]
+
+    def unreadable(error: OSError) -> None:
+        raise GankitError(f"cannot read folder {str(error.filename)!r} of image folder {str(root)!r}: "
+                          f"{error.strerror or error}")
+
+    files, seen = [], set()
+    for folder, folders, names in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back up the tree: listed once
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in names:
+            path = Path(folder, name)
+            if name.startswith("."):  # hidden, like macOS "._photo.jpg" resource forks, which are not images
+                continue
+            if path.is_symlink() and not path.exists():
+                raise GankitError(f"image folder {str(root)!r}: {str(path)!r} is a broken link (or a loop of links)")
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                if not path.is_file():
+                    raise GankitError(f"image folder {str(root)!r}: {str(path)!r} is not a regular file")
+                files.append(path)
     if not files:
         raise GankitError(
             f"image folder {str(root)!r} has no images ({', '.join(sorted(IMAGE_EXTENSIONS))})"
@@ -355,10 +384,12 @@ def build_image_folder(
     if stream is None:
         stream = len(files) > MAX_PRELOAD_IMAGES or decoded_bytes > MAX_PRELOAD_BYTES
 
-    if stream:
-        empty = [(file, "empty file") for file in files if file.stat().st_size == 0]
-        if empty:
-            raise _bad_files_error(empty, root)
+    if stream:  # every file's header is checked now, so a bad one cannot stop training after its first write
+        with ThreadPoolExecutor(_default_workers(), thread_name_prefix="gankit-images") as pool:
+            reasons = list(pool.map(_header_problem, files))
+        bad = [(file, reason) for file, reason in zip(files, reasons) if reason]
+        if bad:
+            raise _bad_files_error(bad, root)
         return StreamingImageFolder(
             name=str(path), shape=shape, num_classes=len(class_names), device=device,
             files=tuple(files), labels=label_tensor, image_size=image_size, channels=channels,

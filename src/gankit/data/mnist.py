@@ -18,9 +18,11 @@ import gzip
 import hashlib
 import importlib.util
 import os
+import pickle
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +31,7 @@ import torch
 
 from gankit.data import register
 from gankit.data.folders import ImageData, check_image_options, images_to_tensor, reject_unknown_options
-from gankit.data.safe_pickle import safe_load
+from gankit.data.safe_pickle import UnsafePickleError, safe_load
 from gankit.errors import GankitError, unknown
 
 __all__ = ["build_mnist", "mnist_arrays", "mnist_pickle_path", "cache_dir", "MNIST_INSTALL", "SPLITS"]
@@ -87,8 +89,12 @@ def decode_mnist_pickle(path: Path) -> dict[str, np.ndarray]:
     try:
         with gzip.open(path, "rb") as file:
             (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = safe_load(file)
-    except (OSError, EOFError, ValueError, TypeError) as error:
-        raise GankitError(f"cannot read MNIST pickle {str(path)!r} ({error}); reinstall: {MNIST_INSTALL}") from None
+    except UnsafePickleError as error:
+        raise GankitError(f"MNIST pickle {str(path)!r} refused: {error}; reinstall: {MNIST_INSTALL}") from None
+    except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, RecursionError,
+            pickle.UnpicklingError, zlib.error) as error:  # truncated (gzip or pickle), garbage, another structure
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise GankitError(f"cannot read MNIST pickle {str(path)!r} ({reason[:200]}); reinstall: {MNIST_INSTALL}") from None
 
     def to_bytes(pixels: np.ndarray) -> np.ndarray:
         # The pickle holds p / 256 exactly, and scaling a float32 by 256 is exact: rint recovers the byte.

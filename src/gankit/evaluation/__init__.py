@@ -18,12 +18,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gankit.config import check_device, check_sample_count, check_seed
 from gankit.errors import GankitError
 from gankit.evaluation.datasets import evaluate_datasets
 from gankit.evaluation.images import IMAGE_METRICS
 from gankit.evaluation.vectors import MODE_METRICS, TOY_METRICS, evaluate_vectors, vector_metrics
 from gankit.progress import wants_progress
 from gankit.training.run_dir import EVAL_HISTORY_NAME, RunDir, read_json, write_json
+from gankit.training.safe_files import check_output_file, check_replaceable, open_in_place, os_error_reason
 
 __all__ = ["evaluate_run", "evaluate_datasets", "evaluate_vectors", "TOY_METRICS", "MODE_METRICS", "IMAGE_METRICS",
            "EVAL_HISTORY_NAME"]
@@ -56,6 +58,13 @@ def evaluate_run(
     """
     run = RunDir(Path(run_dir))
     config = run.load_config()
+    for target in (run.path / "eval.json", run.path / EVAL_HISTORY_NAME):
+        check_replaceable(target)  # before minutes of sampling, not after
+    if json_path:
+        check_output_file(json_path, "JSON output")
+    check_device(device)
+    check_seed(seed)
+    check_sample_count(n)
     if n is not None and n < 0:
         raise GankitError(f"--n must be positive, got {n}")
     progress = wants_progress(progress)
@@ -65,7 +74,7 @@ def evaluate_run(
     if is_translation_recipe(config.recipe):
         result = _evaluate_translation(run, metrics, n, features, device, generator_info, real_split)
     else:
-        meta = run.load_meta()
+        meta = run.load_meta(required=("data_shape",))
         if len(meta["data_shape"]) == 1:
             if features is not None or real_split is not None:
                 option = "--features" if features is not None else "--real-split"
@@ -107,8 +116,12 @@ def _append_history(run_dir: Path, step: int | None, result: dict[str, Any]) -> 
     from gankit.training.run_dir import finite_or_none
 
     line = json.dumps(finite_or_none({"step": step, **result}), allow_nan=False)
-    with open(run_dir / EVAL_HISTORY_NAME, "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+    path = run_dir / EVAL_HISTORY_NAME
+    try:
+        with open_in_place(path, "a") as handle:
+            handle.write(line + "\n")
+    except OSError as error:
+        raise GankitError(f"cannot write {str(path)!r}: {os_error_reason(error)}") from None
 
 
 def _evaluate_translation(run: RunDir, metrics, n, features, device, generator_info, real_split) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from gankit.config import check_device, check_sample_count, check_seed
 from gankit.errors import GankitError
 from gankit.evaluation.images import (
     FEATURE_METRICS,
@@ -61,7 +62,13 @@ def evaluate_datasets(
     from gankit.nets.classifier import load_classifier
     from gankit.training.harness import resolve_device
     from gankit.training.run_dir import write_json
+    from gankit.training.safe_files import check_output_file
 
+    if json_path:
+        check_output_file(json_path, "JSON output")
+    check_device(None if device is None else str(device))
+    check_seed(seed)
+    check_sample_count(n)
     real_name, real_split = parse_dataset_spec(real)
     fake_name, fake_split = parse_dataset_spec(fake)
     if n is not None and n <= 0:

@@ -2,7 +2,9 @@
 
 The directory may come from someone else and may be half-written (a run killed mid-line), so every
 optional file is read defensively: what cannot be used is left out, with a line appended to ``notes``
-that the page shows at its end. Only ``config.json`` is required, and a bad one is an error.
+that the page shows at its end. Only ``config.json`` is required, and a bad one is an error. A folder
+holding a link, FIFO or device is refused as a whole, and every file is read without following links,
+up to a size cap (:mod:`gankit.training.safe_files`): nothing outside the run reaches the shared page.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.errors import GankitError
+from gankit.training.safe_files import MAX_JSON_BYTES, MAX_LOG_BYTES, check_tree, read_bytes
 
 MAX_SNAPSHOTS = 12  # sample grids shown; a long run's snapshots are thinned evenly, keeping first and last
 MAX_IMAGE_BYTES = 8 * 1024 * 1024  # a snapshot larger than this is left out (the page must stay light)
@@ -25,8 +28,8 @@ def _read_json_object(path: Path, notes: list[str]) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as error:  # ValueError covers bad JSON and bad UTF-8
+        data = json.loads(read_bytes(path, MAX_JSON_BYTES).decode("utf-8"))
+    except (OSError, ValueError, RecursionError, GankitError) as error:  # ValueError covers bad JSON and bad UTF-8
         notes.append(f"{path.name} could not be read ({error}); left out")
         return None
     if not isinstance(data, dict):
@@ -40,7 +43,12 @@ def _read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     records, bad = [], 0
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    try:
+        text = read_bytes(path, MAX_LOG_BYTES).decode("utf-8", errors="replace")
+    except (OSError, GankitError) as error:
+        notes.append(f"{path.name} could not be read ({error}); left out")
+        return []
+    for line in text.splitlines():
         if not line.strip():
             continue
         try:
@@ -61,11 +69,12 @@ def _load_config(run_dir: Path) -> dict[str, Any]:
     """config.json as written by the run; its presence is what makes DIR a run directory."""
     if not run_dir.is_dir():
         raise GankitError(f"run directory {str(run_dir)!r} does not exist")
+    check_tree(run_dir)
     path = run_dir / "config.json"
     if not path.is_file():
         raise GankitError(f"{str(run_dir)!r} is not a gankit run directory (no config.json)")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(read_bytes(path, MAX_JSON_BYTES).decode("utf-8"))
     except (OSError, ValueError, RecursionError) as error:
         raise GankitError(f"{str(path)!r} is not valid JSON: {error}") from None
     if not isinstance(config, dict):
@@ -104,10 +113,15 @@ def _snapshots(samples_dir: Path, notes: list[str]) -> list[tuple[str, bytes]]:
         notes.append(f"{len(paths)} snapshots in samples/; {MAX_SNAPSHOTS} shown, evenly spaced")
     shown = []
     for path in select_evenly(paths, MAX_SNAPSHOTS):
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            notes.append(f"samples/{path.name} is larger than {MAX_IMAGE_BYTES // 2**20} MiB; left out")
+        try:
+            data = read_bytes(path, MAX_IMAGE_BYTES)
+        except GankitError as error:
+            too_large = "larger" in str(error)
+            notes.append(f"samples/{path.name} is {f'larger than {MAX_IMAGE_BYTES // 2**20} MiB' if too_large else 'not a regular file'}; left out")
             continue
-        data = path.read_bytes()
+        except OSError as error:
+            notes.append(f"samples/{path.name} could not be read ({error.strerror}); left out")
+            continue
         if not _valid_png(data):
             notes.append(f"samples/{path.name} is not a readable PNG; left out")
             continue

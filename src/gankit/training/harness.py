@@ -36,8 +36,8 @@ from gankit.config import Config, OptimConfig
 from gankit.errors import GankitError, TrainingStopped
 from gankit.progress import training_bar, wants_progress
 from gankit.training.checkpoint import (
-    checkpoint_name, latest_checkpoint, load_checkpoint, os_error_reason, prune_checkpoints, remove_stale_temporaries,
-    save_checkpoint,
+    checkpoint_identity, checkpoint_name, latest_checkpoint, load_checkpoint, os_error_reason, prune_checkpoints,
+    remove_stale_temporaries, save_checkpoint, step_checkpoints,
 )
 from gankit.training.distributed import init_distributed
 from gankit.training.finite import non_finite_entry
@@ -94,6 +94,7 @@ class Harness:
 
     def __init__(self, config: Config, run_dir: str | Path, progress: bool | None = None):
         self.config, self.t = config, config.train
+        self.identity = checkpoint_identity(config)  # a checkpoint of another run is refused on resume
         self.run_dir = RunDir(Path(run_dir))
         self.ddp = init_distributed(resolve_device(self.t.device))
         self.device = self.ddp.device(resolve_device(self.t.device))
@@ -185,7 +186,7 @@ class Harness:
             if self.ddp.is_main:
                 ensure_writable(run.checkpoints)  # fail now, not at the first checkpoint after minutes of training
                 self._exit.enter_context(hold_directory(run.path, "run directory"))
-            start = self.load_state_dict(load_checkpoint(checkpoint, map_location=self.device))
+            start = self.load_state_dict(load_checkpoint(checkpoint, map_location=self.device, identity=self.identity))
             if self.ddp.is_main:
                 for directory in (run.path, run.checkpoints):  # what a killed process was writing when it died
                     remove_stale_temporaries(directory)
@@ -307,8 +308,8 @@ class Harness:
 
     def _last_finite_checkpoint(self) -> tuple[Path, dict[str, Any]] | None:
         """The newest step checkpoint whose state is finite (one written before this guard existed may not be)."""
-        for path in sorted(self.run_dir.checkpoints.glob("step-*.pt"), reverse=True):
-            state = load_checkpoint(path, map_location=self.device)
+        for path in reversed(step_checkpoints(self.run_dir.checkpoints)):
+            state = load_checkpoint(path, map_location=self.device, identity=self.identity)
             if non_finite_entry(state) is None:
                 return path, state
         return None
@@ -323,10 +324,10 @@ class Harness:
         step, checkpoints = state["step"], self.run_dir.checkpoints
         target = checkpoints / checkpoint_name(step)
         try:
-            save_checkpoint(target, state)
+            save_checkpoint(target, state, self.identity)
             if is_best:
                 target = checkpoints / "best.pt"
-                save_checkpoint(target, state)
+                save_checkpoint(target, state, self.identity)
             prune_checkpoints(checkpoints, self.t.keep_checkpoints)
             target = self.run_dir.path / "generator.safetensors"
             self.run_dir.save_generator(self.sampler, {"step": step, **self.sampler_info})

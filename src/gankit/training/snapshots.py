@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from gankit.data.base import Dataset
 from gankit.grids import save_grid
 from gankit.metrics.toy import mode_statistics
+from gankit.training.safe_files import atomic_render
 
 GRID_SIZE = 64
 GRID_COLUMNS = 8
@@ -61,6 +62,12 @@ def quick_metrics(dataset: Dataset, sampler: nn.Module, z: Tensor, labels: Tenso
 
 
 def write_snapshot(path: Path, dataset: Dataset, sampler: nn.Module, critic: nn.Module, z: Tensor, real: Tensor, labels: Tensor | None) -> None:
+    """The snapshot at ``path``, written atomically (never through a file or link already there)."""
+    atomic_render(path, lambda target: _draw_snapshot(target, path.stem, dataset, sampler, critic, z, real, labels))
+
+
+def _draw_snapshot(path: Path, name: str, dataset: Dataset, sampler: nn.Module, critic: nn.Module, z: Tensor,
+                   real: Tensor, labels: Tensor | None) -> None:
     if dataset.is_image:
         grid_z, grid_labels, columns = grid_inputs(sampler, z, labels)
         save_grid(_generate(sampler, grid_z, grid_labels), path, nrow=columns)
@@ -68,7 +75,7 @@ def write_snapshot(path: Path, dataset: Dataset, sampler: nn.Module, critic: nn.
     from gankit import plots  # matplotlib only when vector snapshots are drawn
 
     fake = _generate(sampler, z, labels)
-    title = f"{dataset.name}: {path.stem}"
+    title = f"{dataset.name}: {name}"
     # An ensemble has no single surface, a packed critic no score for one point.
     if dataset.shape == (2,) and getattr(critic, "ensemble_size", 1) == 1 and getattr(critic, "pack", 1) == 1:
         def critic_fn(points: Tensor) -> Tensor:

@@ -59,8 +59,10 @@ class Translator:
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
+    from gankit.config import check_device
     from gankit.training.harness import resolve_device
 
+    check_device(device if isinstance(device, str) else None)
     return resolve_device(device) if isinstance(device, str) else device
 
 
@@ -73,7 +75,7 @@ def load_translator(run_dir: str | Path, direction: str | None = None, device: s
     config = run.load_config()
     if not is_translation_recipe(config.recipe):
         raise GankitError(f"{str(run.path)!r} is a {config.recipe!r} run, not an image-translation run (pix2pix, cyclegan)")
-    meta = run.load_meta()
+    meta = run.load_meta(required=("shape_a", "shape_b"))
     direction = direction or config.data.direction
     if direction not in ("AtoB", "BtoA"):
         raise GankitError(f"direction must be AtoB or BtoA, got {direction!r}")
