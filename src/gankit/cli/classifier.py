@@ -13,7 +13,10 @@ def add_parser(subparsers) -> None:
     actions = p.add_subparsers(dest="action", required=True)
     q = actions.add_parser("train", help="train a classifier; writes NAME-classifier.safetensors and its JSON card")
     q.add_argument("name", help="mnist or fashion-mnist")
-    q.add_argument("--out", help="folder for the weights and card (default: the package's shipped weights, overwritten)")
+    q.add_argument("--out", help="folder for the weights and card (default: a new numbered runs/NNNNN-classifier-NAME; "
+                                 "the shipped weights, which every evaluation uses, change only with --replace-shipped)")
+    q.add_argument("--replace-shipped", action="store_true", help="write over the weights shipped in the package "
+                                                                  "(gankit/weights), which every evaluation then uses")
     q.add_argument("--epochs", type=int, help="training epochs (default: the classifier's spec)")
     q.add_argument("--seed", type=int, help="random seed (default: the spec's, 0)")
     q.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
@@ -36,7 +39,12 @@ def handle(args: argparse.Namespace) -> None:
 
             if not torch.cuda.is_available():
                 raise GankitError(f"--device {args.device!r} requested but CUDA is not available")
-        cli_train_classifier(args.name, out=args.out, device=args.device, epochs=args.epochs, seed=args.seed,
+        if args.replace_shipped and args.out:
+            raise GankitError("--replace-shipped writes into the package's weights folder: give it or --out, not both")
+        from gankit.training.run_dir import next_run_dir
+
+        out = weights_dir() if args.replace_shipped else args.out or next_run_dir("runs", f"classifier-{args.name}")
+        cli_train_classifier(args.name, out=out, device=args.device, epochs=args.epochs, seed=args.seed,
                              max_examples=args.max_examples, test_examples=args.test_examples)
         return
     import json

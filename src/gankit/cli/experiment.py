@@ -11,11 +11,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("name", nargs="?", help="experiment name (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments")
     p.add_argument("--quick", action="store_true", help="a reduced run (under a minute)")
-    p.add_argument("--out", default="experiments", help="folder for NAME.png and NAME.json")
+    p.add_argument("--out", help="folder for NAME.png and NAME.json (default: a new numbered runs/NNNNN-experiment-NAME)")
     p.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from gankit.experiments import cli_entry
+    from gankit.training.run_dir import next_run_dir
 
-    return cli_entry(args.name, Path(args.out), args.quick, args.list)
+    out = Path(args.out) if args.out else next_run_dir("runs", f"experiment-{args.name}") if args.name and not args.list else None
+    return cli_entry(args.name, out, args.quick, args.list)

@@ -18,8 +18,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, help="random seed (train.seed)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--out", help="run directory (default runs/NNNNN-RECIPE-DATA-sSEED)")
-    p.add_argument("--config", help="YAML/JSON file of config keys")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p.add_argument("--config", metavar="FILE", help="YAML/JSON file of config keys (listed by `gankit config`)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable; every key, its type, default "
+                   "and meaning: `gankit config RECIPE --data NAME`)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint (with --steps N: "
                    "train on to step N; a linearly decaying learning rate then decays to 0 at N)")
     add_no_progress(p)
@@ -27,18 +28,13 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> None:
-    import re
-
     from gankit.config import apply_overrides, load_config_file, parse_assignments
-    from gankit.data import is_image_folder, dataset_kind, dataset_names
-    from gankit.data.paired import is_translation_data
-    from gankit.data.translation_tasks import TASKS
-    from gankit.recipes import get_recipe, resolve_config
+    from gankit.run_config import resolve_run_config, run_label, translation_image_size
     from gankit.training.distributed import launched_rank
     from gankit.training.loop import train
     from gankit.training.run_dir import RunDir, next_run_dir
     from gankit.training.translation import train_translation
-    from gankit.training.translation_config import DEFAULT_TASKS, TRANSLATION_RECIPES, is_translation_recipe, resolve_translation_config
+    from gankit.training.translation_config import is_translation_recipe
 
     if args.resume:
         run = RunDir(Path(args.resume))
@@ -64,30 +60,14 @@ def handle(args: argparse.Namespace) -> None:
     for key, value in (("train.steps", args.steps), ("train.seed", args.seed), ("train.device", args.device)):
         if value is not None:
             overrides[key] = value
-    translation = is_translation_recipe(args.recipe)
-    data = args.data or overrides.pop("data.name", DEFAULT_TASKS.get(args.recipe, "ring8"))
+    data = args.data or overrides.pop("data.name", None)
     overrides.pop("data.name", None)  # --data wins over a data.name in --config / --set
-    # pix2pix / CycleGAN train on two-domain data, every other recipe on one data set: say so in one line.
-    get_recipe(args.recipe)  # an unknown recipe is reported as such, whatever the data
-    # edges2fashion, pairs=DIR, A=X,B=Y (which look like paths when they hold one) -- unless a folder has that name.
-    translation_data = data not in dataset_names() and is_translation_data(data) and not Path(data).expanduser().is_dir()
-    gan_data = not translation_data and (data in dataset_names() or is_image_folder(data))
-    if translation and gan_data:
-        raise GankitError(f"recipe {args.recipe!r} translates images between two domains, but data {data!r} is a single data set: "
-                          f"use {', '.join(TASKS)}, pairs=DIR or A=X,B=Y (see `gankit datasets`)")
-    if not translation and translation_data:
-        raise GankitError(f"data {data!r} is image-translation data, but recipe {args.recipe!r} is not a translation recipe: "
-                          f"use {' or '.join(TRANSLATION_RECIPES)}")
-    if translation:
-        config = resolve_translation_config(args.recipe, data, overrides)
-        # A folder-friendly label: edges2fashion, pairs-facades, A-horses-B-zebras.
-        names = (Path(v.strip().rstrip("/")).name for v in re.split(r"[,=]", data))
-        label = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(n for n in names if n)) or "data"
-    else:
-        config = resolve_config(args.recipe, data, dataset_kind(data), overrides)
-        label = Path(data).name
-    out = Path(args.out) if args.out else next_run_dir("runs", f"{args.recipe}-{label}-s{config.train.seed}")
+    config = resolve_run_config(args.recipe, data, overrides)
+    translation = is_translation_recipe(args.recipe)
+    out = Path(args.out) if args.out else next_run_dir("runs", run_label(args.recipe, config.data.name, config.train.seed))
     require_fresh_dir(out, "run directory", " (use --resume to continue it)")
+    if translation and launched_rank() == 0:
+        print(f"{args.recipe} on {config.data.name}: {translation_image_size(config)}")
     result = (train_translation if translation else train)(config, out, progress=args.progress)
     last = result.last_record
     keys = ("loss_d", "loss_g", "modes", "hq_fraction", "heldout_l1", "heldout_cycle_l1_A", "heldout_cycle_l1_B")

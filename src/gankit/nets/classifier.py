@@ -258,11 +258,10 @@ def load_classifier(name: str, device: str | torch.device = "cpu", weights: str 
     return model.to(device).eval().requires_grad_(False)
 
 
-def cli_train_classifier(name: str, out: str | Path | None = None, device: str = "cpu", epochs: int | None = None,
+def cli_train_classifier(name: str, out: str | Path, device: str = "cpu", epochs: int | None = None,
                          seed: int | None = None, max_examples: int | None = None, test_examples: int | None = None) -> dict:
-    """``gankit classifier train NAME [--out DIR]``: train, print the test accuracy, write weights + card.
-
-    ``out`` defaults to the package's weights folder (what :func:`load_classifier` reads).
+    """``gankit classifier train NAME --out DIR``: train, print the test accuracy, write weights + card into ``out``
+    (:func:`weights_dir` replaces the shipped ones, which :func:`load_classifier` reads).
     ``max_examples`` / ``test_examples`` train and test on the first examples of each split only.
     """
     spec = _spec(name)
@@ -276,7 +275,7 @@ def cli_train_classifier(name: str, out: str | Path | None = None, device: str =
         raise GankitError(f"--test-examples must be positive, got {test_examples}")
     trained = train_classifier(name, device=device, epochs=epochs, seed=seed, max_examples=max_examples,
                                test_examples=test_examples)
-    path = save_classifier(trained, out if out is not None else weights_dir())
+    path = save_classifier(trained, out)
     print(f"{name} classifier: test accuracy {100 * trained.test_accuracy:.2f}% on {trained.test_examples} test images "
           f"in {trained.seconds:.0f}s; wrote {path}")
     return json.loads(path.with_suffix(".json").read_text())
