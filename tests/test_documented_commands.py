@@ -5,7 +5,8 @@ is two commands; ``# ...`` comments are dropped), and each ```python block, in d
 folder per document, so that a command may use what an earlier one in its document wrote.
 
 The one rule that makes them tiny: every option of :data:`TINY_OPTIONS` that the command accepts (as its
-``--help`` lists it) is set to its tiny value, replacing the value the document gives, and a command that accepts
+``--help`` lists it) is set to its tiny value, replacing the value the document gives (one exclusive with an
+option the command gives is left out), and a command that accepts
 ``--set`` also gets :data:`TINY_CONFIG` after the document's own ``--set`` (so the tiny values win). A ``--resume``
 continues the tiny run it names as it is (nothing added). ``torchrun ... -m gankit ARGS`` gets the same rule for
 ARGS; ``make TARGET`` runs the ``gankit`` lines of that Makefile target by the same rule.
@@ -91,12 +92,17 @@ def _subparser(argv: list[str]) -> argparse.ArgumentParser:
 
 def tiny(argv: list[str]) -> list[str]:
     """``argv`` (gankit's arguments) with :data:`TINY_OPTIONS` and :data:`TINY_CONFIG` applied as the docstring says."""
-    accepted = {s for a in _subparser(argv)._actions for s in a.option_strings}
+    parser = _subparser(argv)
+    accepted = {s for a in parser._actions for s in a.option_strings}
     if "--resume" in argv:
         return argv + ["--no-progress"] * ("--no-progress" in accepted)
+    # An option exclusive with one the command gives (reproduce's --steps with --budget) is not added.
+    excluded = {s for group in parser._mutually_exclusive_groups
+                if any(s in argv for a in group._group_actions for s in a.option_strings)
+                for a in group._group_actions for s in a.option_strings}
     argv = list(argv)
     for option, value in TINY_OPTIONS.items():
-        if option not in accepted:
+        if option not in accepted or (option in excluded and option not in argv):
             continue
         if option in argv:
             if value is not None:
@@ -245,3 +251,4 @@ def test_tiny_rule_replaces_and_adds_only_what_the_command_accepts():
     assert tiny(["generate", "runs/x", "--n", "1000", "--out", "s.npz"]) == ["generate", "runs/x", "--n", "16", "--out", "s.npz"]
     assert tiny(["train", "--resume", "runs/x"]) == ["train", "--resume", "runs/x", "--no-progress"]
     assert tiny(["experiment", "--list"]) == ["experiment", "--list", "--quick"]
+    assert "--steps" not in tiny(["reproduce", "pacgan-toy", "--budget", "0.5"])  # --steps and --budget exclude each other

@@ -49,6 +49,7 @@ class ModelConfig:
     g_batchnorm: bool = setting(False, "batch norm in G")
     d_batchnorm: bool = setting(False, "batch norm in D (not with a gradient penalty)")
     spectral_norm: bool = setting(False, "spectral normalisation of every D layer (Miyato et al. 2018)")
+    pack: int = setting(1, "PacGAN packing: D scores packs of m samples (data.batch_size counts samples); 1 = off")
     sync_batchnorm: bool = setting(False, "torchrun on CUDA only: batch-norm statistics over all ranks")
     conditional: bool = setting(False, "CGAN: G and D also get the data's labels (needs a labelled data set)")
     projection: bool = setting(False, "conditional D by projection <embed(y), φ(x)> (Miyato & Koyama 2018), not concatenation")
@@ -145,6 +146,7 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "data.direction": (lambda v: v in ("AtoB", "BtoA"), "'AtoB' or 'BtoA'"),
     "model.norm": (lambda v: v in ("batch", "instance", "none"), "one of batch, instance, none"),
     "model.res_blocks": _NON_NEGATIVE,
+    "model.pack": (lambda v: 1 <= v <= 64, "in [1, 64]"),
     "loss.l1_weight": _NON_NEGATIVE,
     "loss.cycle_weight": _NON_NEGATIVE,
     "loss.identity_weight": _NON_NEGATIVE,
