@@ -90,9 +90,11 @@ def test_default_outputs_are_new_numbered_folders_under_runs(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     sweep = ["sweep", "nsgan", "--seeds", "0-1", "--steps", "2", "--workers", "1", "--no-progress",
              "--set", "train.eval_samples=32", "--set", "train.log_every=1"]
-    assert main(sweep) == 0 and main(sweep) == 0  # the second run does not trip over the first
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["00000-sweep-nsgan-ring8", "00001-sweep-nsgan-ring8"]
-    assert all((tmp_path / "runs" / name / "sweep.json").is_file() for name in ("00000-sweep-nsgan-ring8", "00001-sweep-nsgan-ring8"))
+    (tmp_path / "runs" / "00000-sweep-nsgan-ring8").mkdir(parents=True)  # a first run's folder
+    (tmp_path / "runs" / "00000-sweep-nsgan-ring8" / "sweep.json").write_text("{}")
+    assert main(sweep) == 0  # the second run does not trip over the first
+    assert (tmp_path / "runs" / "00001-sweep-nsgan-ring8" / "sweep.json").is_file()
+    assert (tmp_path / "runs" / "00000-sweep-nsgan-ring8" / "sweep.json").read_text() == "{}"
 
 
 def test_classifier_train_never_writes_the_shipped_weights_unless_asked(tmp_path, monkeypatch, capsys):
@@ -109,3 +111,14 @@ def test_classifier_train_never_writes_the_shipped_weights_unless_asked(tmp_path
     assert digests() == before
     assert main(["classifier", "train", "mnist", "--replace-shipped", "--out", "x", *tiny]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_translation_folders_default_to_64_px_and_say_so():
+    from gankit.data.translation_folders import FOLDER_IMAGE_SIZE
+    from gankit.run_config import resolve_run_config, translation_image_size
+
+    assert FOLDER_IMAGE_SIZE == 64
+    config = resolve_run_config("cyclegan", "A=horses/,B=zebras/")
+    assert translation_image_size(config) == "images at 64x64 px (the default; the papers' 256 px: --set data.image_size=256)"
+    config = resolve_run_config("cyclegan", "A=horses/,B=zebras/", {"data.image_size": 256})
+    assert translation_image_size(config) == "images at 256x256 px (data.image_size)"

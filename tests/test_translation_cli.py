@@ -32,8 +32,9 @@ def _write_folder(root, n, size=12, offset=0, side_by_side=False):
 def test_train_pix2pix_on_edges2fashion_then_translate_from_a_copied_run(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "pix2pix", "--data", "edges2fashion", "--steps", "3", "--out", str(run), *TINY]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith(f"trained {run} (3 steps") and "heldout_l1" in out
+    size_line, trained = capsys.readouterr().out.splitlines()
+    assert size_line == "pix2pix on edges2fashion: images at 16x16 px (data.image_size)"  # TINY sets the size
+    assert trained.startswith(f"trained {run} (3 steps") and "heldout_l1" in trained
     config = json.loads((run / "config.json").read_text())
     assert config["recipe"] == "pix2pix" and config["data"]["name"] == "edges2fashion"
     assert config["train"]["steps"] == 3 and config["model"]["g_hidden"] == 4
