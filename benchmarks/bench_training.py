@@ -217,17 +217,23 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_ceiling(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
-    """FLOP/s of a large fp32 matrix multiply: the machine's practical ceiling."""
+def matmul_ceiling(device: torch.device, n: int = 2048, repeats: int = 10, trials: int = 5) -> float:
+    """FLOP/s of a large fp32 matrix multiply, the best of ``trials`` timings of ``repeats`` products: the
+    machine's practical fp32 reference. Not a hard bound: on a shared virtual machine a single timing can catch
+    a slow moment (on one faster host fp32 Inception ran at 148-165% of a single-timing ceiling), and oneDNN's
+    convolution kernels can outrun a GEMM of this shape."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     for _ in range(3):
         a @ b
-    sync(device)
-    started = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    sync(device)
-    return 2 * n**3 * repeats / (time.perf_counter() - started)
+    best = float("inf")
+    for _ in range(trials):
+        sync(device)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        sync(device)
+        best = min(best, time.perf_counter() - started)
+    return 2 * n**3 * repeats / best
 
 
 def _seed_group_job(config, seeds: list[int], run_dir: str, measure_memory: bool) -> dict:

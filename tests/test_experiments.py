@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from gankit.experiments import run_experiment
+from gankit.experiments import QUICK_CAVEAT, run_experiment
 
 LOG2 = math.log(2.0)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -27,6 +27,7 @@ def _run(name: str, tmp_path) -> dict:
     assert set(verdict) == {"claim", "holds", "checks", "text"}
     assert verdict["checks"] and all(isinstance(v, bool) for v in verdict["checks"].values())
     assert verdict["holds"] == all(verdict["checks"].values())
+    assert verdict["text"].endswith(QUICK_CAVEAT)  # a quick run never reads as deciding its claim
     return record
 
 

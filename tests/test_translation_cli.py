@@ -32,8 +32,9 @@ def _write_folder(root, n, size=12, offset=0, side_by_side=False):
 def test_train_pix2pix_on_edges2fashion_then_translate_from_a_copied_run(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "pix2pix", "--data", "edges2fashion", "--steps", "3", "--out", str(run), *TINY]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith(f"trained {run} (3 steps") and "heldout_l1" in out
+    size_line, trained = capsys.readouterr().out.splitlines()
+    assert size_line == "pix2pix on edges2fashion: images at 16x16 px (data.image_size)"  # TINY sets the size
+    assert trained.startswith(f"trained {run} (3 steps") and "heldout_l1" in trained
     config = json.loads((run / "config.json").read_text())
     assert config["recipe"] == "pix2pix" and config["data"]["name"] == "edges2fashion"
     assert config["train"]["steps"] == 3 and config["model"]["g_hidden"] == 4
@@ -44,8 +45,8 @@ def test_train_pix2pix_on_edges2fashion_then_translate_from_a_copied_run(tmp_pat
     shutil.rmtree(run)
     Image.new("L", (40, 30), 0).save(tmp_path / "in.png")
     assert main(["translate", str(moved), str(tmp_path / "in.png"), "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
-    assert capsys.readouterr().out.strip() == f"wrote 1 translated image to {tmp_path / 'out' / 'in.png'}"
-    with Image.open(tmp_path / "out" / "in.png") as image:
+    assert capsys.readouterr().out.strip() == f"wrote 1 translated image to {tmp_path / 'out' / 'AtoB' / 'in.png'}"
+    with Image.open(tmp_path / "out" / "AtoB" / "in.png") as image:
         assert image.size == (16, 16) and image.mode == "L"
 
     # pix2pix learns one direction only.
@@ -85,7 +86,12 @@ def test_cyclegan_on_two_folders_translates_both_ways_and_resumes(tmp_path, caps
     assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [2, 4]
     assert main(["translate", str(run), str(tmp_path / "zebras"), "--out", str(tmp_path / "out"), "--direction", "BtoA"]) == 0
     assert capsys.readouterr().out.strip() == f"wrote 10 translated images under {tmp_path / 'out'}"
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:03d}.png" for i in range(10)]
+    assert sorted(p.name for p in (tmp_path / "out" / "BtoA").iterdir()) == [f"{i:03d}.png" for i in range(10)]
+    # The other direction into the same --out lands beside it, not over it.
+    before = (tmp_path / "out" / "BtoA" / "000.png").read_bytes()
+    assert main(["translate", str(run), str(tmp_path / "zebras" / "000.png"), "--out", str(tmp_path / "out"), "--direction", "AtoB"]) == 0
+    assert (tmp_path / "out" / "AtoB" / "000.png").is_file()
+    assert (tmp_path / "out" / "BtoA" / "000.png").read_bytes() == before
 
 
 def test_default_run_folder_names_the_translation_data(tmp_path, capsys, monkeypatch):

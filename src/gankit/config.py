@@ -24,69 +24,72 @@ import yaml
 from gankit.errors import GankitError, did_you_mean
 
 
+def setting(default: Any, meaning: str) -> Any:
+    """A config field with its one-line meaning, which ``gankit config`` prints next to the key."""
+    return field(default=default, metadata={"meaning": meaning})
+
+
 @dataclass
 class DataConfig:
-    name: str = "ring8"  # registry name or a folder of images
-    batch_size: int = 256
-    split: str = "train"
-    image_size: int = 0  # 0 = the data set's native size
-    channels: int = 0  # 0 = native; 1 = grayscale, 3 = RGB
-    direction: str = "AtoB"  # translation (pix2pix/CycleGAN): AtoB | BtoA, which domain is the input
+    name: str = setting("ring8", "data set name (`gankit datasets`), a folder of images, or pix2pix/CycleGAN data (pairs=DIR, A=X,B=Y)")
+    batch_size: int = setting(256, "examples per batch (per process under torchrun)")
+    split: str = setting("train", "the split trained on")
+    image_size: int = setting(0, "side of the square images in pixels; 0 = the data set's native size (translation folders: 64)")
+    channels: int = setting(0, "image channels: 0 = native, 1 = grayscale, 3 = RGB")
+    direction: str = setting("AtoB", "translation (pix2pix/CycleGAN): which domain is the input, AtoB or BtoA")
 
 
 @dataclass
 class ModelConfig:
-    arch: str = "auto"  # auto = mlp for vectors, dcgan for images
-    z_dim: int = 64
-    g_hidden: int = 256  # MLP width / conv base channels
-    g_layers: int = 3
-    d_hidden: int = 256
-    d_layers: int = 3
-    g_batchnorm: bool = False
-    d_batchnorm: bool = False
-    spectral_norm: bool = False  # on every D layer (Miyato et al. 2018)
-    pack: int = 1  # PacGAN packing: D scores packs of m samples (data.batch_size counts samples); 1 = off
-    sync_batchnorm: bool = False  # multi-process (torchrun) on CUDA: batch-norm statistics over all ranks
-    # Image nets (gankit.nets.dcgan / infogan / sagan):
-    conditional: bool = False  # CGAN: G and D also get the data's labels (needs a labelled data set)
-    projection: bool = False  # conditional D by projection <embed(y), φ(x)> (Miyato & Koyama 2018), not concatenation
-    info_categorical: int = 10  # InfoGAN: categories of the categorical code (0 = none)
-    info_continuous: int = 2  # InfoGAN: number of continuous codes ~ U(-1, 1)
-    info_weight: float = 1.0  # InfoGAN: λ of the categorical mutual-information term
-    info_continuous_weight: float = 0.1  # InfoGAN: λ of the continuous terms (smaller, as in Chen et al. 2016)
-    info_body: str = "dcgan"  # InfoGAN nets: dcgan (all-convolutional) | fc (the paper's MNIST nets, with fully connected layers)
-    info_q_trains_body: bool = True  # InfoGAN: L_I's gradient also trains D's shared body in D's update (the paper)
-    # Translation nets (gankit.nets.unet / resnet_gen / patchgan):
-    norm: str = "batch"  # batch (pix2pix) | instance (CycleGAN) | none
-    res_blocks: int = 0  # ResNet generator blocks; 0 = auto (9 at >= 256 px, else 6; Zhu et al. 2017)
+    arch: str = setting("auto", "network family: auto = mlp for vectors, dcgan for images; unet/resnet for translation")
+    z_dim: int = setting(64, "size of the latent vector z")
+    g_hidden: int = setting(256, "G's width: MLP units per layer, or base channels of a conv net")
+    g_layers: int = setting(3, "G's hidden layers (MLP)")
+    d_hidden: int = setting(256, "D's width: MLP units per layer, or base channels of a conv net")
+    d_layers: int = setting(3, "D's hidden layers (MLP), or a PatchGAN's downsampling layers (3 = 70x70 patches)")
+    g_batchnorm: bool = setting(False, "batch norm in G")
+    d_batchnorm: bool = setting(False, "batch norm in D (not with a gradient penalty)")
+    spectral_norm: bool = setting(False, "spectral normalisation of every D layer (Miyato et al. 2018)")
+    pack: int = setting(1, "PacGAN packing: D scores packs of m samples (data.batch_size counts samples); 1 = off")
+    sync_batchnorm: bool = setting(False, "torchrun on CUDA only: batch-norm statistics over all ranks")
+    conditional: bool = setting(False, "CGAN: G and D also get the data's labels (needs a labelled data set)")
+    projection: bool = setting(False, "conditional D by projection <embed(y), φ(x)> (Miyato & Koyama 2018), not concatenation")
+    info_categorical: int = setting(10, "InfoGAN: categories of the categorical code (0 = none)")
+    info_continuous: int = setting(2, "InfoGAN: number of continuous codes ~ U(-1, 1)")
+    info_weight: float = setting(1.0, "InfoGAN: λ of the categorical mutual-information term")
+    info_continuous_weight: float = setting(0.1, "InfoGAN: λ of the continuous terms (smaller, as in Chen et al. 2016)")
+    info_body: str = setting("dcgan", "InfoGAN nets: dcgan (all-convolutional) or fc (the paper's MNIST nets, fully connected layers)")
+    info_q_trains_body: bool = setting(True, "InfoGAN: L_I's gradient also trains D's shared body in D's update (the paper)")
+    norm: str = setting("batch", "translation nets' normalisation: batch (pix2pix), instance (CycleGAN) or none")
+    res_blocks: int = setting(0, "ResNet generator blocks; 0 = auto (9 at >= 256 px, else 6; Zhu et al. 2017)")
 
 
 @dataclass
 class LossConfig:
-    name: str = "nsgan"
-    lsgan_a: float = 0.0  # LSGAN target for fake in D's loss
-    lsgan_b: float = 1.0  # ... for real in D's loss
-    lsgan_c: float = 1.0  # ... G's target for fake
-    gp_weight: float = 0.0  # λ of the gradient penalty; 0 = off
-    gp_one_sided: bool = False
-    clip: float = 0.0  # WGAN weight clipping c; 0 = off
-    instance_noise: float = 0.0  # initial σ of Gaussian noise on D's inputs; 0 = off
-    instance_noise_steps: int = 0  # σ annealed linearly to 0 over this many steps (0 = all of training)
-    l1_weight: float = 100.0  # pix2pix: λ of the L1 term (Isola et al. 2017)
-    cycle_weight: float = 10.0  # CycleGAN: λ of the cycle-consistency terms (Zhu et al. 2017)
-    identity_weight: float = 0.5  # CycleGAN: identity loss weight as a fraction of cycle_weight; 0 = off
+    name: str = setting("nsgan", "the adversarial loss (minimax, non-saturating, least squares, hinge, Wasserstein, f-GAN)")
+    lsgan_a: float = setting(0.0, "LSGAN: D's target for fakes")
+    lsgan_b: float = setting(1.0, "LSGAN: D's target for reals")
+    lsgan_c: float = setting(1.0, "LSGAN: G's target for its fakes")
+    gp_weight: float = setting(0.0, "λ of the gradient penalty (Gulrajani et al. 2017); 0 = off")
+    gp_one_sided: bool = setting(False, "penalise only gradient norms above 1")
+    clip: float = setting(0.0, "WGAN weight clipping to [-c, c]; 0 = off")
+    instance_noise: float = setting(0.0, "initial σ of Gaussian noise on D's inputs; 0 = off")
+    instance_noise_steps: int = setting(0, "steps over which σ anneals linearly to 0 (0 = all of training)")
+    l1_weight: float = setting(100.0, "pix2pix: λ of the L1 term (Isola et al. 2017)")
+    cycle_weight: float = setting(10.0, "CycleGAN: λ of the cycle-consistency terms (Zhu et al. 2017)")
+    identity_weight: float = setting(0.5, "CycleGAN: identity loss weight as a fraction of cycle_weight; 0 = off")
 
 
 @dataclass
 class OptimConfig:
-    name: str = "adam"  # adam | rmsprop | sgd
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    momentum: float = 0.9  # sgd only
-    lr_decay: str = "none"  # none | linear (to 0 at the last step)
-    decay_start: float = 0.0  # linear decay starts after this fraction of train.steps (CycleGAN/pix2pix: 0.5)
+    name: str = setting("adam", "optimiser of G and D")
+    lr_g: float = setting(2e-4, "G's learning rate")
+    lr_d: float = setting(2e-4, "D's learning rate")
+    beta1: float = setting(0.5, "Adam's β1")
+    beta2: float = setting(0.999, "Adam's β2 (RMSprop's smoothing constant)")
+    momentum: float = setting(0.9, "SGD's momentum")
+    lr_decay: str = setting("none", "learning-rate schedule: none, or linear (to 0 at the last step)")
+    decay_start: float = setting(0.0, "fraction of train.steps after which the linear decay starts (CycleGAN/pix2pix: 0.5)")
 
 
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")  # train.compile: off, or a torch.compile mode
@@ -95,29 +98,29 @@ CHANNELS_LAST_MODES = ("auto", "on", "off")  # train.channels_last: auto = NHWC 
 
 @dataclass
 class TrainConfig:
-    steps: int = 5000  # generator updates
-    n_critic: int = 1  # discriminator updates per generator update (k in Goodfellow et al.)
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    ema: float = 0.0  # decay of the generator's weight average; 0 = off
-    log_every: int = 100
-    sample_every: int = 1000
-    checkpoint_every: int = 1000
-    eval_samples: int = 2000
-    keep_checkpoints: int = 3  # newest step checkpoints kept (plus best.pt when a quality metric is logged)
-    on_divergence: str = "stop"  # stop | rollback (to the last checkpoint, learning rates scaled down)
-    rollback_lr_factor: float = 0.5
-    max_rollbacks: int = 3
-    pool_size: int = 50  # translation: history of generated images D is shown (CycleGAN 50, pix2pix 0 = off)
-    tensorboard: bool = False  # also write scalars and sample grids to DIR/tensorboard (needs the tensorboard package)
-    precision: str = "fp32"  # fp32 | bf16 (autocast of G's and D's forward passes; weights and losses stay fp32)
-    channels_last: str = "auto"  # auto | on | off: image nets and batches in NHWC (auto: conv nets on CPU)
-    compile: str = "off"  # off | default | reduce-overhead | max-autotune: torch.compile of the step's forward passes
+    steps: int = setting(5000, "generator updates")
+    n_critic: int = setting(1, "discriminator updates per generator update (k in Goodfellow et al. 2014)")
+    seed: int = setting(0, "random seed of weights, data order and noise")
+    device: str = setting("auto", "where to train: auto (CUDA when available), cpu, cuda or cuda:N")
+    ema: float = setting(0.0, "decay of the average of G's weights used for sampling and evaluation; 0 = off")
+    log_every: int = setting(100, "steps between lines of metrics.jsonl")
+    sample_every: int = setting(1000, "steps between sample snapshots (samples/)")
+    checkpoint_every: int = setting(1000, "steps between checkpoints")
+    eval_samples: int = setting(2000, "generated samples scored during training and by default in `gankit eval`")
+    keep_checkpoints: int = setting(3, "newest step checkpoints kept (plus best.pt when a quality metric is logged)")
+    on_divergence: str = setting("stop", "on a NaN/Inf loss: stop, or rollback to the last checkpoint with lower learning rates")
+    rollback_lr_factor: float = setting(0.5, "learning rates are multiplied by this at each rollback")
+    max_rollbacks: int = setting(3, "rollbacks allowed before the run stops")
+    pool_size: int = setting(50, "translation: history of generated images D is shown (CycleGAN 50; 0 = off)")
+    tensorboard: bool = setting(False, "also write scalars and sample grids to DIR/tensorboard (needs the tensorboard package)")
+    precision: str = setting("fp32", "fp32, or bf16 autocast of G's and D's forward passes (weights and losses stay fp32)")
+    channels_last: str = setting("auto", "image nets and batches in NHWC: auto (conv nets on CPU), on or off")
+    compile: str = setting("off", "torch.compile of the step's forward passes: off or a torch.compile mode")
 
 
 @dataclass
 class Config:
-    recipe: str = ""
+    recipe: str = setting("", "the recipe the run started from (`gankit recipes`)")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -231,6 +234,44 @@ _ALIASES: dict[str, dict[Any, Any]] = {
     "train.compile": {False: "off", True: "default", "false": "off", "true": "default"},
     "train.channels_last": {False: "off", True: "on", "false": "off", "true": "on"},  # was a bool before "auto"
 }
+
+
+# Keys whose allowed values are the names a registry holds: key -> (module, function listing the names).
+_NAMED_CHOICES = {"loss.name": ("gankit.losses", "loss_names"), "model.arch": ("gankit.nets", "arch_names")}
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """One row of ``gankit config``: a key, its type, its value in a config, what it may be and what it means."""
+
+    key: str
+    type: str
+    value: Any
+    allowed: str
+    meaning: str
+
+
+def _allowed(key: str, kind: type) -> str:
+    if key in _NAMED_CHOICES:
+        import importlib
+
+        module, function = _NAMED_CHOICES[key]
+        extra = ", auto" if key == "model.arch" else ""
+        return ", ".join(getattr(importlib.import_module(module), function)()) + extra
+    if key in _CONSTRAINTS:
+        return _CONSTRAINTS[key][1]
+    return "true or false" if kind is bool else "any"
+
+
+def describe_keys(config: Config) -> list[KeyInfo]:
+    """Every settable key of ``config`` with its type, current value, allowed values and meaning."""
+    rows = []
+    for section in SECTIONS:
+        section_obj = getattr(config, section)
+        for f in dataclasses.fields(section_obj):
+            key, kind = f"{section}.{f.name}", _field_type(section_obj, f.name)
+            rows.append(KeyInfo(key, kind.__name__, getattr(section_obj, f.name), _allowed(key, kind), f.metadata["meaning"]))
+    return rows
 
 
 def valid_keys() -> list[str]:

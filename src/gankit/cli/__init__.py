@@ -13,17 +13,32 @@ import argparse
 import os
 import sys
 
-from gankit.cli import (classifier, demo, evaluate, experiment, generate, listing, report, reproduce, sweep, train,
-                        translate)
+from gankit.cli import (classifier, config, demo, evaluate, experiment, generate, listing, report, reproduce, sweep,
+                        train, translate)
 from gankit.errors import GankitError, TrainingStopped
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gankit", description="Train, evaluate and understand GANs.")
+    parser = argparse.ArgumentParser(prog="gankit", description="Train, evaluate and understand GANs.", epilog=KEYS_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (train, evaluate, generate, experiment, reproduce, sweep, translate, report, classifier, listing, demo):
+    for command in (train, evaluate, generate, experiment, reproduce, sweep, translate, report, classifier, listing, config,
+                    demo):
         command.add_parser(sub)
+    _add_epilog(parser)
     return parser
+
+
+KEYS_EPILOG = ("Config keys (for --set KEY=VALUE and --config FILE), with their types, defaults, allowed values and "
+               "meanings: gankit config [RECIPE] [--data NAME].")
+
+
+def _add_epilog(parser: argparse.ArgumentParser) -> None:
+    """Every command's --help ends by saying where the config keys are listed."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.epilog = command.epilog or KEYS_EPILOG
+                _add_epilog(command)
 
 
 def main(argv: list[str] | None = None) -> int:

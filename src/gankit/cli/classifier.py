@@ -13,7 +13,10 @@ def add_parser(subparsers) -> None:
     actions = p.add_subparsers(dest="action", required=True)
     q = actions.add_parser("train", help="train a classifier; writes NAME-classifier.safetensors and its JSON card")
     q.add_argument("name", help="mnist or fashion-mnist")
-    q.add_argument("--out", help="folder for the weights and card (default: the package's shipped weights, overwritten)")
+    q.add_argument("--out", help="folder for the weights and card (default: a new numbered runs/NNNNN-classifier-NAME; "
+                                 "the shipped weights, which every evaluation uses, change only with --replace-shipped)")
+    q.add_argument("--replace-shipped", action="store_true", help="write over the weights shipped in the package "
+                                                                  "(gankit/weights), which every evaluation then uses")
     q.add_argument("--epochs", type=int, help="training epochs (default: the classifier's spec)")
     q.add_argument("--seed", type=int, help="random seed (default: the spec's, 0)")
     q.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
@@ -56,10 +59,15 @@ def handle(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    """Train, print the test accuracy, write weights + card (``--out`` defaults to the package's weights folder,
-    what :func:`gankit.nets.classifier.load_classifier` reads)."""
+    """Train, print the test accuracy, write weights + card into ``--out`` (default a new runs/NNNNN-classifier-NAME;
+    ``--replace-shipped``: the package's weights folder, what :func:`gankit.nets.classifier.load_classifier` reads)."""
     from gankit.nets.classifier import CLASSIFIERS, save_classifier, train_classifier, weights_dir
 
+    if args.replace_shipped and args.out:
+        raise GankitError("--replace-shipped writes into the package's weights folder: give it or --out, not both")
+    from gankit.training.run_dir import next_run_dir
+
+    out = weights_dir() if args.replace_shipped else args.out or next_run_dir("runs", f"classifier-{args.name}")
     batch_size = CLASSIFIERS[args.name].batch_size
     for flag, value, low, must in (("--epochs", args.epochs, 1, "at least 1"), ("--seed", args.seed, 0, ">= 0"),
                                    ("--max-examples", args.max_examples, batch_size, f"at least the batch size {batch_size}"),
@@ -68,6 +76,6 @@ def _train(args: argparse.Namespace) -> None:
             raise GankitError(f"{flag} must be {must}, got {value}")
     trained = train_classifier(args.name, device=args.device, epochs=args.epochs, seed=args.seed,
                                max_examples=args.max_examples, test_examples=args.test_examples)
-    path = save_classifier(trained, args.out if args.out is not None else weights_dir())
+    path = save_classifier(trained, out)
     print(f"{args.name} classifier: test accuracy {100 * trained.test_accuracy:.2f}% on {trained.test_examples} test images "
           f"in {trained.seconds:.0f}s; wrote {path}")

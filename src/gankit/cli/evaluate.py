@@ -17,8 +17,8 @@ def add_parser(subparsers) -> None:
                    "images: fid,kid,pr,dc,modes (Stacked MNIST),classifier")
     p.add_argument("--n", type=int, help="number of generated samples (default train.eval_samples, 2000 for "
                    "--real/--fake, 26000 for modes; translation runs: held-out examples, default all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", help="also write the result to this file")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated samples (default 0)")
+    p.add_argument("--json", metavar="FILE", help="also write the result to this file")
     p.add_argument("--features", help="feature net of fid/kid/pr/dc: inception, inception-bf16, mnist, fashion-mnist "
                    "(default: the domain classifier for MNIST / Fashion-MNIST data, else inception)")
     p.add_argument("--real-split", help="split of the real images (default test where the data set has one)")

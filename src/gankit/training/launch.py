@@ -24,15 +24,18 @@ def default_data(recipe: str) -> str:
     return DEFAULT_TASKS.get(recipe, DEFAULT_DATA)
 
 
-def resolve_run_config(recipe: str, data: str, overrides: dict[str, Any]) -> Config:
-    """The config of ``recipe`` on ``data``; GankitError when the two do not fit together (a translation recipe
-    on a single data set, or a GAN recipe on two-domain data)."""
+def resolve_run_config(recipe: str, data: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """The config of ``recipe`` on ``data`` (None: :func:`default_data`) with ``overrides`` applied last; what
+    ``gankit train`` trains and ``gankit config`` lists. GankitError when the two do not fit together (a
+    translation recipe on a single data set, or a GAN recipe on two-domain data) or when the machine cannot
+    run a setting (``model.sync_batchnorm`` without CUDA), before anything starts."""
     from gankit.data import dataset_kind, dataset_names, is_image_folder
     from gankit.recipes import get_recipe, resolve_config
     from gankit.translation.data import is_translation_data
     from gankit.translation.tasks import TASKS
 
     get_recipe(recipe)  # an unknown recipe is reported as such, whatever the data
+    data = data or default_data(recipe)
     translation = is_translation_recipe(recipe)
     # edges2fashion, pairs=DIR, A=X,B=Y (which look like paths when they hold one) -- unless a folder has that name.
     translation_data = data not in dataset_names() and is_translation_data(data) and not Path(data).expanduser().is_dir()
@@ -44,8 +47,22 @@ def resolve_run_config(recipe: str, data: str, overrides: dict[str, Any]) -> Con
         raise GankitError(f"data {data!r} is image-translation data, but recipe {recipe!r} is not a translation recipe: "
                           f"use {' or '.join(TRANSLATION_RECIPES)}")
     if translation:
-        return resolve_translation_config(recipe, data, overrides)
-    return resolve_config(recipe, data, dataset_kind(data), overrides)
+        config = resolve_translation_config(recipe, data, overrides)
+    else:
+        config = resolve_config(recipe, data, dataset_kind(data), overrides)
+    _check_machine(config)
+    return config
+
+
+def _check_machine(config: Config) -> None:
+    """Refuse settings this machine cannot run, before any process starts training."""
+    if config.model.sync_batchnorm:
+        import torch
+
+        device = config.train.device
+        if device.startswith("cpu") or device == "mps" or (device == "auto" and not torch.cuda.is_available()):
+            raise GankitError("config key 'model.sync_batchnorm': SyncBatchNorm needs CUDA devices (torch has no CPU "
+                              "version); leave it false on CPU")
 
 
 def run_label(config: Config) -> str:

@@ -77,8 +77,8 @@ def is_translation_data(name: str) -> bool:
 
 
 def default_image_size(name: str) -> int | None:
-    """The side used when ``data.image_size`` is 0: the task's own (32 or 28), 256 for folders (the reference's
-    crop size); ``None`` for ``A=X,B=Y`` with a gankit data set on either side (its native size is used)."""
+    """The side used when ``data.image_size`` is 0: the task's own (32 or 28), :data:`FOLDER_IMAGE_SIZE` (64) for
+    folders (the papers' 256 costs 16x the compute); ``None`` for ``A=X,B=Y`` with a gankit data set on either side (its native size is used)."""
     kind, assignments = parse_translation_data(name)
     if kind == "task":
         return TASKS[name.strip()].image_size

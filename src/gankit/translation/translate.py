@@ -95,10 +95,12 @@ def load_translator(run_dir: str | Path, direction: str | None = None, device: s
     return Translator(generator.to(device).eval().requires_grad_(False), direction, in_shape, out_shape)
 
 
-def _output_path(source: Path, root: Path | None, out: Path) -> Path:
-    if root is None:  # one input file: OUT is the file to write, or a folder to write into
-        return out if out.suffix.lower() in (".png",) else out / f"{source.stem}.png"
-    return (out / source.relative_to(root)).with_suffix(".png")
+def _output_path(source: Path, root: Path | None, out: Path, direction: str) -> Path:
+    """OUT itself for one input and OUT.png; else under OUT/DIRECTION, so that AtoB and BtoA never overwrite each other."""
+    if root is None and out.suffix.lower() == ".png":
+        return out
+    name = Path(source.name) if root is None else source.relative_to(root)
+    return (out / direction / name).with_suffix(".png")
 
 
 def translate(
@@ -111,8 +113,9 @@ def translate(
 ) -> list[Path]:
     """Translate the image file ``inputs`` (or every image below the folder ``inputs``) into PNGs under ``out``.
 
-    A single file goes to ``out`` itself when ``out`` ends in ``.png``, else to ``out/<name>.png``; a folder's
-    images keep their relative paths under ``out``. Returns the written paths, in input order.
+    A single file goes to ``out`` itself when ``out`` ends in ``.png``, else to ``out/DIRECTION/<name>.png``
+    (``AtoB`` or ``BtoA``, so the two directions never overwrite each other); a folder's images keep their
+    relative paths under ``out/DIRECTION``. Returns the written paths, in input order.
     """
     from gankit.data.folders import decode_image, find_images
 
@@ -124,7 +127,7 @@ def translate(
         root, files = None, [inputs]
     else:
         raise GankitError(f"input {str(inputs)!r} not found")
-    targets = [_output_path(f, root, out) for f in files]
+    targets = [_output_path(f, root, out, translator.direction) for f in files]
     clobbered = [f for f, t in zip(files, targets) if f.resolve() == t.resolve()]
     if clobbered:
         raise GankitError(f"output {str(clobbered[0])!r} would overwrite its own input: choose another --out")
