@@ -18,11 +18,13 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 # System packages the tests use, from Debian (root installs them; otherwise the tests that need them say so
-# and skip): Fashion-MNIST's IDX files, and headless Chromium + ChromeDriver for the run-report rendering test.
-SYSTEM_PACKAGES := dataset-fashion-mnist chromium chromium-driver
+# and skip): Fashion-MNIST's IDX files, the Noto colour emoji font (the `emoji` data set is rendered from it),
+# and headless Chromium + ChromeDriver for the run-report rendering test.
+SYSTEM_PACKAGES := dataset-fashion-mnist fonts-noto-color-emoji chromium chromium-driver
 system-data:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	   { [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then \
+	   { [ ! -d /usr/share/datasets/fashion-mnist ] || [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || \
+	     ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null) \
 		|| echo "warning: could not install $(SYSTEM_PACKAGES)"; \
 	fi

@@ -30,6 +30,7 @@ class DataConfig:
     split: str = "train"
     image_size: int = 0  # 0 = the data set's native size
     channels: int = 0  # 0 = native; 1 = grayscale, 3 = RGB
+    root: str = ""  # where a data set's files are (CIFAR-10's tarball, CelebA's folder or zip; the emoji font); "" = its default
     direction: str = "AtoB"  # translation (pix2pix/CycleGAN): AtoB | BtoA, which domain is the input
 
 
