@@ -1,7 +1,7 @@
 """FID of runs trained on the emoji set, set against two references: the set's own held-out split and
 shuffled pixels.
 
-Usage: ``python benchmarks/emoji_fid.py [RUN_DIR ...] [--n 235] [--grids docs/figures] [--json FILE]``
+Usage: ``python benchmarks/emoji_fid.py [RUN_DIR ...] [--n 235] [--grids docs/figures] [--json FILE] [--no-baselines]``
 
 Protocol (one Inception forward pass for everything, features from ``get_feature_net("inception")``):
 
@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=235, help="images scored per row (default: all of emoji:test)")
     parser.add_argument("--grids", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--no-baselines", dest="baselines", action="store_false", help="score the runs only")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -57,7 +58,7 @@ def main() -> None:
     train = build_dataset("emoji", split="train")
     real = real_features("emoji", "train", len(train), net, seed=0, progress=False)
     test = build_dataset("emoji", split="test").x[: args.n]
-    rows = {"emoji test split": test, "shuffled pixels (test split)": shuffle_pixels(test)}
+    rows = {"emoji test split": test, "shuffled pixels (test split)": shuffle_pixels(test)} if args.baselines else {}
     results = []
     for name, images in rows.items():
         results.append({"scored": name, "n": len(images), "fid": fid_from_features(real, extract_features(net, images, progress=False))})
