@@ -19,12 +19,15 @@ setup: $(VENV)/.installed
 
 # System packages from Debian (root installs them; otherwise each missing one is named with the command that
 # installs it, and the tests that need it say so and skip):
-#   system-data    Fashion-MNIST's IDX files (the sagan, edges2fashion and mnist2fashion examples, the tests)
+#   system-data    Fashion-MNIST's IDX files (the sagan, edges2fashion and mnist2fashion examples, the tests) and
+#                  the Noto colour emoji font (the `emoji` data set, the demo's colour stage, is rendered from it)
 #   system-tools   headless Chromium + ChromeDriver for the run-report rendering test
-DATA_PACKAGES := dataset-fashion-mnist
+DATA_PACKAGES := dataset-fashion-mnist fonts-noto-color-emoji
 TOOL_PACKAGES := chromium chromium-driver
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 system-data:
-	@$(MAKE) --no-print-directory _apt PACKAGES="$(DATA_PACKAGES)" MISSING="$$([ -d /usr/share/datasets/fashion-mnist ] || echo x)"
+	@$(MAKE) --no-print-directory _apt PACKAGES="$(DATA_PACKAGES)" \
+		MISSING="$$([ -d /usr/share/datasets/fashion-mnist ] && [ -f $(EMOJI_FONT) ] || echo x)"
 system-tools:
 	@$(MAKE) --no-print-directory _apt PACKAGES="$(TOOL_PACKAGES)" \
 		MISSING="$$(command -v chromium >/dev/null && command -v chromedriver >/dev/null || echo x)"

@@ -5,12 +5,14 @@ import json
 import pytest
 
 from gankit.cli import main
+from gankit.data.emoji import DEFAULT_FONT
 
 
 def test_demo_trains_evaluates_and_reports_every_model(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"
-    code = main(["demo", "--recipes", "nsgan,wgan-gp", "--steps", "30", "--image-steps", "4", "--out", str(out), "--no-progress"])
+    code = main(["demo", "--recipes", "nsgan,wgan-gp", "--steps", "30", "--image-steps", "4", "--out", str(out), "--no-progress",
+                 "--no-colour"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "wgan-gp" in printed and "FID (mnist features)" in printed
@@ -29,15 +31,35 @@ def test_demo_trains_evaluates_and_reports_every_model(tmp_path, capsys, monkeyp
     assert image_eval["protocol"]["n_fake"] == 1000
 
 
+@pytest.mark.skipif(not DEFAULT_FONT.is_file(), reason="needs Debian's fonts-noto-color-emoji (make test installs it)")
+def test_colour_stage_trains_on_emoji_and_scores_inception_fid(tmp_path, monkeypatch):
+    from gankit.data import emoji
+    from gankit.demo import run_colour_demo
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(emoji, "emoji_sequences", lambda: [chr(c) for c in range(0x1F600, 0x1F630)])  # 48 faces
+    emoji.emoji_images.cache_clear()
+    try:
+        row = run_colour_demo(tmp_path, steps=2, samples=5)
+    finally:
+        emoji.emoji_images.cache_clear()
+    result = json.loads((row.run_dir / "eval.json").read_text())
+    assert result["protocol"]["feature_net"] == "inception" and result["protocol"]["real"].startswith("5 distinct images of emoji test")
+    assert result["metrics"]["fid"] > 10  # two steps from scratch are far from emoji
+    assert json.loads((row.run_dir / "run.json").read_text())["data_shape"] == [3, 32, 32]
+    assert (row.run_dir / "report.html").is_file()
+
+
 def test_demo_help_states_the_real_defaults():
     # The parser spells the defaults out (importing gankit.demo would load torch for `gankit --help`).
     from gankit.cli import build_parser
-    from gankit.demo import DEFAULT_RECIPES, IMAGE_DEMO
+    from gankit.demo import COLOUR_DEMO, DEFAULT_RECIPES, IMAGE_DEMO
 
     demo = build_parser()._subparsers._group_actions[0].choices["demo"]
     helps = {action.dest: action.help for action in demo._actions}
     assert f"default {','.join(DEFAULT_RECIPES)}" in helps["recipes"]
     assert f"default {IMAGE_DEMO['overrides']['train.steps']}" in helps["image_steps"]
+    assert f"default {COLOUR_DEMO['overrides']['train.steps']}" in helps["colour_steps"]
 
 
 def test_demo_recipes_in_workers_match_the_recipes_one_after_another(tmp_path):

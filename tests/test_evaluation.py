@@ -89,7 +89,7 @@ def test_real_split_and_metric_choices(mnist_run):
 
 
 def test_metric_mistakes_are_one_line_errors(mnist_run, tmp_path):
-    with pytest.raises(GankitError, match=r"unknown metric 'fdi' for images \(valid: fid, kid, pr, dc, modes, classifier\)"):
+    with pytest.raises(GankitError, match=r"unknown metric 'fdi' for images \(valid: fid, kid, pr, dc, modes, classifier, is\)"):
         evaluate_run(mnist_run, metrics=["fdi"], progress=False)
     with pytest.raises(GankitError, match="'w1' is for vector"):
         evaluate_run(mnist_run, metrics=["w1"], progress=False)

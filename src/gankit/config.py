@@ -36,6 +36,7 @@ class DataConfig:
     split: str = setting("train", "the split trained on")
     image_size: int = setting(0, "side of the square images in pixels; 0 = the data set's native size (translation folders: 64)")
     channels: int = setting(0, "image channels: 0 = native, 1 = grayscale, 3 = RGB")
+    root: str = setting("", "where a data set's files are (CIFAR-10's tarball, CelebA's folder or zip, the emoji font); '' = its default")
     direction: str = setting("AtoB", "translation (pix2pix/CycleGAN): which domain is the input, AtoB or BtoA")
 
 

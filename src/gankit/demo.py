@@ -3,7 +3,9 @@
 For each recipe: train with its defaults, evaluate (modes captured, % high-quality samples, W1),
 time it; then draw every model's samples in one figure. ``gankit demo`` runs this on the ring of
 8 Gaussians with GAN (minimax), NSGAN, WGAN and WGAN-GP. Then (:func:`run_image_demo`) a short DCGAN
-run on MNIST, scored by domain FID and the shipped MNIST classifier. Every run gets its HTML report.
+run on MNIST, scored by domain FID and the shipped MNIST classifier, and (:func:`run_colour_demo`) one on
+the colour emoji at 32 px, scored by Inception FID against the emoji test split. Every run gets its HTML
+report.
 """
 
 from __future__ import annotations
@@ -116,13 +118,31 @@ IMAGE_DEMO = {"recipe": "dcgan", "data": "mnist", "overrides": {"train.steps": 1
 IMAGE_DEMO_SAMPLES = 1000
 
 
+# 600 steps of 32 emoji at 32 px (colour faces, blurry still) in about half a minute on 2 CPU cores; Inception
+# FID of 200 samples against the 235 test emoji (the Inception pass is most of this stage's time).
+COLOUR_DEMO = {"recipe": "dcgan", "data": "emoji", "overrides": {"data.image_size": 32, "train.steps": 600,
+                                                                 "train.sample_every": 200}}
+COLOUR_DEMO_SAMPLES = 200
+
+
 def run_image_demo(out: Path, seed: int = 0, steps: int | None = None, progress: bool | None = None) -> DemoRow:
     """Train DCGAN on MNIST briefly; evaluate domain FID and classifier confidence; write its report."""
-    overrides = {**IMAGE_DEMO["overrides"], "train.seed": seed, **({"train.steps": steps} if steps else {})}
-    config = resolve_config(IMAGE_DEMO["recipe"], IMAGE_DEMO["data"], "image", overrides)
+    return _image_stage(IMAGE_DEMO, ["fid", "classifier"], IMAGE_DEMO_SAMPLES, out, seed, steps, progress)
+
+
+def run_colour_demo(out: Path, seed: int = 0, steps: int | None = None, progress: bool | None = None,
+                    samples: int = COLOUR_DEMO_SAMPLES) -> DemoRow:
+    """Train DCGAN on the colour emoji at 32 px briefly; evaluate Inception FID; write its report."""
+    return _image_stage(COLOUR_DEMO, ["fid"], samples, out, seed, steps, progress)
+
+
+def _image_stage(stage: dict[str, Any], metrics: list[str], samples: int, out: Path, seed: int, steps: int | None,
+                 progress: bool | None) -> DemoRow:
+    overrides = {**stage["overrides"], "train.seed": seed, **({"train.steps": steps} if steps else {})}
+    config = resolve_config(stage["recipe"], stage["data"], "image", overrides)
     started = time.perf_counter()
-    result = train(config, Path(out) / f"{IMAGE_DEMO['recipe']}-{IMAGE_DEMO['data']}", progress=progress)
+    result = train(config, Path(out) / f"{stage['recipe']}-{stage['data']}", progress=progress)
     seconds = time.perf_counter() - started
-    metrics = evaluate_run(result.run_dir, metrics=["fid", "classifier"], n=IMAGE_DEMO_SAMPLES, progress=progress)["metrics"]
+    scores = evaluate_run(result.run_dir, metrics=metrics, n=samples, progress=progress)["metrics"]
     write_report(result.run_dir)
-    return DemoRow(IMAGE_DEMO["recipe"], metrics, seconds, result.run_dir)
+    return DemoRow(stage["recipe"], scores, seconds, result.run_dir)

@@ -222,6 +222,26 @@ _RECIPES: list[Recipe] = [
     ),
 ]
 
+# The textbook's hands-on (seed 001, Sec. 13.3 and 13.8): its 64x64 nets (gankit.nets.book), z of 100, batch 64,
+# Adam 2e-4 with beta1 0.5 for both nets, and k = 5 discriminator steps per generator step in both loops.
+_BOOK = {"model.arch": "book64", "model.z_dim": 100, "model.g_hidden": 64, "model.d_hidden": 64,
+         "model.g_batchnorm": True, "data.batch_size": 64, "data.image_size": 64, **_ADAM_DCGAN, "train.n_critic": 5,
+         "train.ema": 0.0}
+_RECIPES += [
+    Recipe(
+        "book-dcgan",
+        "The textbook's 64x64 DCGAN hands-on: its nets (BN everywhere, GAP + linear D), non-saturating loss, k=5",
+        "Textbook Sec. 13.3 after Radford et al. 2016 (Adam 2e-4, beta1 0.5, batch 64, z 100, 5 D steps per G step)",
+        {**_BOOK, "loss.name": "nsgan", "model.d_batchnorm": True},
+    ),
+    Recipe(
+        "book-wgan-gp",
+        "The textbook's WGAN-GP hands-on: the same 64x64 nets, Wasserstein loss + 10·gradient penalty, k=5",
+        "Textbook Sec. 13.8 after Gulrajani et al. 2017 (λ=10, Adam 2e-4, beta1 0.5; D without the book's batch norm)",
+        {**_BOOK, "loss.name": "wgan", "loss.gp_weight": 10.0, "model.d_batchnorm": False},
+    ),
+]
+
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in _RECIPES}
 
 

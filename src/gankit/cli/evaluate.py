@@ -14,7 +14,8 @@ def add_parser(subparsers) -> None:
                                            "its final weights), or one image data set against another")
     p.add_argument("run_dir", nargs="?", help="run directory (or give --real and --fake instead)")
     p.add_argument("--metrics", help="comma-separated; toy: modes,hq_fraction,reverse_kl,w1; "
-                   "images: fid,kid,pr,dc,modes (Stacked MNIST),classifier")
+                   "images: fid,kid,pr,dc,modes (Stacked MNIST),classifier,is (Inception Score: needs the full "
+                   "Inception's weights, $GANKIT_INCEPTION_WEIGHTS or downloaded)")
     p.add_argument("--n", type=int, help="number of generated samples (default train.eval_samples, 2000 for "
                    "--real/--fake, 26000 for modes; translation runs: held-out examples, default all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples (default 0)")

@@ -27,7 +27,8 @@ class DatasetInfo:
 
 # The listed modules register the built-in data sets when imported, which happens on first lookup.
 _DATASETS: Registry[DatasetInfo] = Registry(
-    "dataset", modules=["gankit.data.toy", "gankit.data.mnist", "gankit.data.fashion", "gankit.data.stacked"]
+    "dataset", modules=["gankit.data.toy", "gankit.data.mnist", "gankit.data.fashion", "gankit.data.stacked",
+             "gankit.data.emoji", "gankit.data.cifar", "gankit.data.celeba"]
 )
 
 
@@ -80,4 +81,6 @@ def build_from_config(data_config, device: torch.device | str) -> Dataset:
             "image_size": data_config.image_size or None,
             "channels": data_config.channels or None,
         }
+    if data_config.root:
+        options["root"] = data_config.root
     return info.build(torch.device(device), **options)

@@ -46,6 +46,7 @@ __all__ = [
     "images_to_tensor",
     "resize_images",
     "check_image_options",
+    "reject_grayscale",
     "reject_unknown_options",
 ]
 
@@ -82,6 +83,12 @@ def check_image_options(dataset: str, image_size: int | None, channels: int | No
         raise GankitError(f"image_size for {dataset!r} must be a positive integer, got {image_size!r}")
     if channels is not None and channels not in (1, 3):
         raise GankitError(f"channels for {dataset!r} must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+
+
+def reject_grayscale(dataset: str, channels: int | None) -> None:
+    """A colour data set refuses ``channels=1`` (gankit does not invent a grayscale version)."""
+    if channels == 1:
+        raise GankitError(f"data set {dataset!r} is colour: channels must be 3 (or 0 for native)")
 
 
 def resize_images(x: Tensor, size: int) -> Tensor:

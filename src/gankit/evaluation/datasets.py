@@ -17,6 +17,7 @@ from gankit.config import check_device, check_sample_count, check_seed
 from gankit.errors import GankitError
 from gankit.evaluation.images import (
     FEATURE_METRICS,
+    logit_weights_for,
     MODES_SAMPLES,
     STACKED,
     build_split,
@@ -26,6 +27,7 @@ from gankit.evaluation.images import (
     feature_scores,
     image_metrics,
     image_subset,
+    inception_scores,
     parse_dataset_spec,
     shipped_classifier,
     stacked_mnist_modes,
@@ -74,6 +76,7 @@ def evaluate_datasets(
     if n is not None and n <= 0:
         raise GankitError(f"--n must be positive, got {n}")
     metrics = image_metrics(metrics, real_name)
+    logit_weights = logit_weights_for(metrics)
     if "modes" in metrics and fake_name != STACKED:
         raise GankitError(f"metric 'modes' counts Stacked MNIST's digit triples; --fake {fake_name!r} is not {STACKED!r}")
     check_feature_net(features)
@@ -94,12 +97,20 @@ def evaluate_datasets(
         "real_seed": seed, "fake_seed": fake_seed,
         "selection": "distinct images of an in-memory split (a seeded permutation), fresh draws of a sampled set",
     }  # fmt: skip
+    net = fake_f = None
     if any(m in FEATURE_METRICS for m in metrics):
         net = get_feature_net(features or default_feature_net(real_name), device)
         real_f = real_features(real_name, real_split, n_images, net, seed=seed, progress=progress)
         fake_f = real_features(fake_name, fake_split, n_images, net, seed=fake_seed, progress=progress)
         scores.update(feature_scores(metrics, real_f, fake_f, seed))
         protocol.update(n_real=n_images, n_fake=n_images, **feature_protocol(metrics, net, n_images, n_images))
+    if "is" in metrics:
+        is_net = net if net is not None and net.name == "inception" else get_feature_net("inception", device)
+        pool3 = fake_f if is_net is net else real_features(fake_name, fake_split, n_images, is_net, seed=fake_seed,
+                                                             progress=progress)
+        is_scores, is_protocol = inception_scores(None, pool3, is_net, logit_weights, device, progress)
+        scores.update(is_scores)
+        protocol.update(n_fake=n_images, **is_protocol)
     if "modes" in metrics:
         images, _ = image_subset(fake_set, n_modes, fake_seed)
         scores.update(stacked_mnist_modes(load_classifier("mnist", device), images.to(device)))

@@ -8,7 +8,10 @@
   KL(fake mode histogram || uniform), on 26,000 samples as VEEGAN / PacGAN (``modes``, ``num_modes``,
   ``reverse_kl``);
 - ``classifier``: the data set's shipped classifier on the fakes: mean max-probability, classes covered,
-  label accuracy (CGAN), code accuracy (InfoGAN).
+  label accuracy (CGAN), code accuracy (InfoGAN);
+- ``is``: Inception Score, mean ± std over 10 splits (Salimans et al. 2016; ``is``, ``is_std``), from the FID
+  Inception's pool3 features of the fakes (shared with ``fid`` when both are asked for) and the full network's
+  logit layer (:mod:`gankit.metrics.inception_score`).
 
 Features come from a :mod:`gankit.metrics.features` net: by default the domain classifier's penultimate
 layer for MNIST / Fashion-MNIST data (fast on a CPU) and the FID Inception otherwise. Real features of a
@@ -32,9 +35,10 @@ __all__ = [
     "IMAGE_METRICS", "FEATURE_METRICS", "MODES_SAMPLES", "PR_K", "DC_K",
     "image_metrics", "default_image_metrics", "default_feature_net", "shipped_classifier", "check_feature_net",
     "build_split", "image_subset", "feature_scores", "feature_protocol", "stacked_mnist_modes", "evaluate_images",
+    "inception_scores", "logit_weights_for",
 ]  # fmt: skip
 
-IMAGE_METRICS = ("fid", "kid", "pr", "dc", "modes", "classifier")
+IMAGE_METRICS = ("fid", "kid", "pr", "dc", "modes", "classifier", "is")
 FEATURE_METRICS = ("fid", "kid", "pr", "dc")
 PR_K = 3  # Kynkäänniemi et al., 2019
 DC_K = 5  # Naeem et al., 2020
@@ -200,6 +204,25 @@ def feature_protocol(metrics: list[str], net: FeatureNet, n_real: int, n_fake: i
     return protocol
 
 
+def inception_scores(images: Tensor | None, features: Tensor | None, net: FeatureNet | None, logit_weights,
+                     device: torch.device, progress: bool) -> tuple[dict[str, float], dict[str, Any]]:
+    """``is`` / ``is_std`` of ``images`` and their protocol; ``features`` are reused when ``net`` is the FID Inception.
+
+    ``logit_weights`` is :func:`~gankit.metrics.inception_score.inception_logit_weights`'s ``(matrix, source)``.
+    """
+    from gankit.metrics.inception_score import IS_SPLITS, inception_score_from_logits
+
+    if net is None or net.name != "inception" or features is None:
+        net = get_feature_net("inception", device)
+        features = extract_features(net, images, progress=progress)
+    weights, source = logit_weights
+    mean, std = inception_score_from_logits(features.double() @ weights.to(features.device).double().T)
+    return {"is": mean, "is_std": std}, {
+        "is": f"Inception Score exp(E KL(p(y|x) || p(y))), mean ± std over {IS_SPLITS} splits of {features.shape[0]} "
+              f"images (Salimans et al. 2016); p(y|x) = softmax of the FID Inception's pool3 ({net.hash}) times the "
+              f"1008x2048 logit weights (no bias) of {source}"}
+
+
 def stacked_mnist_modes(classifier, images: Tensor) -> dict[str, float]:
     """Modes of Stacked MNIST hit by ``images`` ``(N, 3, H, W)`` and ``KL(q || uniform)`` of their mode histogram q.
 
@@ -248,11 +271,12 @@ def evaluate_images(run_dir, config, metrics: list[str] | None, n: int | None, s
     n_modes = n or MODES_SAMPLES
     from gankit.evaluation.vectors import weights_label
 
+    logit_weights = logit_weights_for(metrics)  # before any work: a missing file is refused at once
     trained = load(run_dir, device, weights=weights)
     ema = generator_info.get("ema", config.train.ema > 0)
     protocol: dict[str, Any] = {"kind": "image", "data": data_name, "train_split": config.data.split, "metrics": metrics}
     scores: dict[str, Any] = {}
-    fakes = None
+    fakes = net = fake = None
     if any(m in FEATURE_METRICS for m in metrics):
         net = get_feature_net(features or default_feature_net(data_name), device)
         real, real_protocol = _run_real_features(config.data, real_split, n_fake, net, seed, progress)
@@ -261,6 +285,11 @@ def evaluate_images(run_dir, config, metrics: list[str] | None, n: int | None, s
         scores.update(feature_scores(metrics, real, fake, seed))
         protocol.update(n_fake=n_fake, fake=f"{n_fake} generator samples (seed {seed})", **real_protocol,
                         **feature_protocol(metrics, net, real_protocol["n_real"], n_fake))
+    if "is" in metrics:
+        fakes = fakes if fakes is not None else _generate(trained, n_fake, seed, progress)
+        is_scores, is_protocol = inception_scores(fakes[:n_fake], fake, net, logit_weights, device, progress)
+        scores.update(is_scores)
+        protocol.update(n_fake=n_fake, fake=f"{n_fake} generator samples (seed {seed})", **is_protocol)
     if "modes" in metrics:
         images = fakes[:n_modes] if fakes is not None else _generate(trained, n_modes, seed, progress)
         scores.update(stacked_mnist_modes(load_classifier("mnist", device), images))
@@ -274,6 +303,13 @@ def evaluate_images(run_dir, config, metrics: list[str] | None, n: int | None, s
     protocol.update(seed=seed, generator=weights_label(ema, weights),
                     generator_step=generator_info.get("step"), device=str(device), gankit_version=__version__)
     return {"metrics": scores, "protocol": protocol}
+
+
+def logit_weights_for(metrics: list[str]):
+    """The Inception logit weights and their source when ``is`` is asked for (GankitError if unavailable), else None."""
+    from gankit.metrics.inception_score import inception_logit_weights
+
+    return inception_logit_weights() if "is" in metrics else None
 
 
 # --------------------------------------------------------------------------------------------- data sets
