@@ -162,11 +162,11 @@ def test_copy_is_independent():
 def test_importing_gankit_registries_imports_none_of_their_modules():
     # a fresh interpreter: this one has long imported them
     lazy = ["gankit.metrics.inception", "gankit.nets.dcgan", "gankit.nets.infogan", "gankit.nets.sagan",
-            "gankit.data.toy", "gankit.data.mnist", "gankit.data.fashion", "gankit.data.stacked",
+            "gankit.nets.biggan", "gankit.data.toy", "gankit.data.mnist", "gankit.data.fashion", "gankit.data.stacked",
             "gankit.experiments.js_vs_wasserstein", "gankit.experiments.batchnorm_ablation"]
     code = ("import sys, gankit.metrics.features, gankit.nets, gankit.data, gankit.experiments\n"
             f"print([m for m in {lazy!r} if m in sys.modules])\n"
             "import gankit.nets as nets\n"
             "print(nets.arch_names(), 'gankit.nets.dcgan' in sys.modules, 'gankit.metrics.inception' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert out == ["[]", "['dcgan', 'infogan', 'mlp', 'sagan'] True False"]
+    assert out == ["[]", "['biggan', 'dcgan', 'infogan', 'mlp', 'sagan'] True False"]

@@ -29,7 +29,9 @@ from gankit.data import build_from_config
 from gankit.errors import GankitError, TrainingStopped
 from gankit.losses import get_loss
 from gankit.nets import build_networks, resolve_arch, sample_latent
-from gankit.penalties import add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std
+from gankit.penalties import (
+    add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std, orthogonal_regularization,
+)
 from gankit.progress import training_bar, wants_progress
 from gankit.training.compilation import begin_step, compiled
 from gankit.training.distributed import convert_sync_batchnorm, init_distributed
@@ -297,6 +299,8 @@ def _train(config: Config, run_dir: str | Path, resume: bool, progress: bool | N
                 totals["auxiliary"] += extra.detach()
             else:
                 loss_g = loss.generator(D_step(fake, cond))
+            if config.loss.ortho_weight > 0:  # BigGAN: β·Σ‖WWᵀ ⊙ (1 − I)‖²_F over G's weights
+                loss_g = loss_g + orthogonal_regularization(G, config.loss.ortho_weight)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             D.requires_grad_(True)
