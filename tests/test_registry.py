@@ -169,4 +169,4 @@ def test_importing_gankit_registries_imports_none_of_their_modules():
             "import gankit.nets as nets\n"
             "print(nets.arch_names(), 'gankit.nets.dcgan' in sys.modules, 'gankit.metrics.inception' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert out == ["[]", "['biggan', 'dcgan', 'infogan', 'mlp', 'sagan'] True False"]
+    assert out == ["[]", "['biggan', 'dcgan', 'infogan', 'infogan-fc', 'mlp', 'pacgan-mlp', 'sagan', 'unrolled-dcgan'] True False"]

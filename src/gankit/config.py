@@ -44,6 +44,7 @@ class ModelConfig:
     g_batchnorm: bool = False
     d_batchnorm: bool = False
     spectral_norm: bool = False  # on every D layer (Miyato et al. 2018)
+    pack: int = 1  # PacGAN packing: D scores packs of m samples (data.batch_size counts samples); 1 = off
     sync_batchnorm: bool = False  # multi-process (torchrun) on CUDA: batch-norm statistics over all ranks
     # Image nets (gankit.nets.dcgan / infogan / sagan):
     conditional: bool = False  # CGAN: G and D also get the data's labels (needs a labelled data set)
@@ -143,6 +144,7 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "data.direction": (lambda v: v in ("AtoB", "BtoA"), "'AtoB' or 'BtoA'"),
     "model.norm": (lambda v: v in ("batch", "instance", "none"), "one of batch, instance, none"),
     "model.res_blocks": _NON_NEGATIVE,
+    "model.pack": (lambda v: 1 <= v <= 64, "in [1, 64]"),
     "loss.l1_weight": _NON_NEGATIVE,
     "loss.cycle_weight": _NON_NEGATIVE,
     "loss.identity_weight": _NON_NEGATIVE,

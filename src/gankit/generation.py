@@ -203,8 +203,9 @@ class TrainedGenerator:
         return Samples(images, path, labels_path, codes[1], codes[2] if self.codes is not None and self.codes.continuous else None)
 
 
-def load(run_dir: str | Path, device: str | torch.device | None = None) -> TrainedGenerator:
-    """The sampling generator of the run in ``run_dir``."""
+def load(run_dir: str | Path, device: str | torch.device | None = None, weights: str | None = None) -> TrainedGenerator:
+    """The sampling generator of the run in ``run_dir``: its EMA weights if it kept an EMA, else its final ones;
+    ``weights="ema"`` or ``"final"`` asks for one of them (an error when the run has no EMA and "ema" is asked)."""
     run = RunDir(Path(run_dir))
     config = run.load_config()
     meta = run.load_meta()
@@ -212,7 +213,7 @@ def load(run_dir: str | Path, device: str | torch.device | None = None) -> Train
     device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     generator, _ = build_networks(config.model, shape, int(meta.get("num_classes", 0)))
     try:
-        generator.load_state_dict(run.load_generator_state())
+        generator.load_state_dict(run.load_generator_state(weights))
     except RuntimeError as error:
         raise GankitError(f"{str(run.path)!r}: generator weights do not match its config ({str(error).splitlines()[0]})") from None
     generator.to(device).eval()

@@ -146,6 +146,21 @@ _RECIPES: list[Recipe] = [
         # generator step costs five critic steps with a double backward, the toy lab's dearest.
         {"vector": {"optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "loss.gp_weight": 1.0, "train.steps": 3000}},
     ),
+    Recipe(
+        "pacgan",
+        "PacGAN2: D judges packs of 2 samples (model.pack), non-saturating loss, PacGAN's toy nets on vectors",
+        "Lin, Khetan, Fanti & Oh 2018, PacGAN (Adam 1e-4, beta1 0.8, 100 packs per batch; toy nets: G 4x400 with "
+        "batch norm, D 3 maxout layers of 200x5, z 2-d)",
+        {"loss.name": "nsgan", "model.pack": 2, "optim.name": "adam", "optim.lr_g": 1e-4, "optim.lr_d": 1e-4,
+         "optim.beta1": 0.8, "optim.beta2": 0.999},
+        # The authors' synthetic-data code: no EMA, a constant learning rate, batches of 100 packs.
+        {"vector": {"model.arch": "pacgan-mlp", "model.z_dim": 2, "model.g_hidden": 400, "model.g_layers": 4,
+                    "model.g_batchnorm": True, "model.d_hidden": 200, "model.d_layers": 3, "data.batch_size": 200,
+                    "train.ema": 0.0, "optim.lr_decay": "none", "train.steps": 10000},
+         # DCGAN's nets with packed channels (the paper's Stacked MNIST runs).
+         "image": {"model.arch": "dcgan", "model.g_batchnorm": True, "model.d_batchnorm": True, "data.batch_size": 64,
+                   "optim.lr_g": 2e-4, "optim.lr_d": 2e-4, "optim.beta1": 0.5}},
+    ),
     # --- image GANs (nets in gankit.nets.dcgan / infogan / sagan; image data only) -----------------------
     Recipe(
         "dcgan",
@@ -268,6 +283,9 @@ def check_consistency(config: Config) -> None:
     whole batch, so the penalised gradient is not the critic's (Gulrajani et al. 2017, Sec. 4: "we
     omit batch normalization in the critic"; use no normalisation or layer norm there).
     """
+    if config.data.batch_size % config.model.pack:
+        raise GankitError(f"config key 'data.batch_size': {config.data.batch_size} samples do not divide into packs of "
+                          f"model.pack={config.model.pack} (data.batch_size counts samples: PacGAN's 100 packs of 2 are 200)")
     if config.loss.gp_weight > 0 and config.model.d_batchnorm:
         raise GankitError("config key 'model.d_batchnorm': a critic trained with a gradient penalty (loss.gp_weight > 0) must not use batch norm; set model.d_batchnorm=false")
 

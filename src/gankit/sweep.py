@@ -46,6 +46,7 @@ from gankit.errors import GankitError, TrainingStopped
 from gankit.evaluation import evaluate_run
 from gankit.nets import build_networks, resolve_arch
 from gankit.nets.ensemble import EnsembleDiscriminator, EnsembleGenerator
+from gankit.nets.packing import PackedDiscriminator
 from gankit.progress import runs_bar, wants_progress
 from gankit.recipes import resolve_config
 from gankit.training.checkpoint import latest_checkpoint
@@ -54,6 +55,7 @@ from gankit.training.run_dir import RunDir, check_written_version, finite_or_non
 from gankit.training.workers import default_workers, run_jobs, worker_pool
 
 
+ENSEMBLE_ARCHS = ("mlp", "pacgan-mlp")  # the vector nets gankit.nets.ensemble can stack
 SWEEP_FILE = "sweep.json"  # the plan while the sweep runs, then its results too
 
 
@@ -107,6 +109,8 @@ def seed_members(model: ModelConfig, shape: tuple[int, ...], seeds: list[int]) -
 def seed_ensemble(model: ModelConfig, shape: tuple[int, ...], seeds: list[int]) -> tuple[EnsembleGenerator, EnsembleDiscriminator]:
     """The members of :func:`seed_members` stacked into one batched (G, D) for :func:`gankit.training.loop.train`."""
     generators, critics = seed_members(model, shape, seeds)
+    if model.pack > 1:  # the members' packed critics: one ensemble of the inner nets, packed once
+        return EnsembleGenerator(generators), PackedDiscriminator(EnsembleDiscriminator([d.inner for d in critics]), model.pack)
     return EnsembleGenerator(generators), EnsembleDiscriminator(critics)
 
 
@@ -177,7 +181,7 @@ def _train_and_score(config: Config, seeds: list[int], out: str, name: str, prog
         seed_config = copy.deepcopy(config)
         seed_config.train.seed = seed
         run = RunDir(out_path / f"seed-{seed}")
-        run.create(seed_config, {"data_shape": list(shape), "num_classes": 0, "arch": "mlp",
+        run.create(seed_config, {"data_shape": list(shape), "num_classes": 0, "arch": resolve_arch(config.model.arch, shape),
                                  "trained_in": str(result.run_dir)})
         run.save_generator(generator, {"step": result.steps, "ema": config.train.ema > 0, "ensemble_member": seed})
         rows.append({"seed": seed, **evaluate_run(run.path)["metrics"]})
@@ -196,10 +200,10 @@ def run_sweep(recipe: str, data: str, seeds: list[int], out: str | Path, overrid
     if dataset_kind(data) != "vector":
         raise GankitError(f"gankit sweep batches toy MLPs; {data!r} is image data (train its seeds one by one)")
     config = resolve_config(recipe, data, "vector", {**(overrides or {}), "train.seed": seeds[0]})
-    if resolve_arch(config.model.arch, (2,)) != "mlp":
-        raise GankitError(f"gankit sweep needs model.arch 'mlp', got {config.model.arch!r}")
-    if config.model.g_batchnorm or config.model.d_batchnorm or config.model.spectral_norm:
-        raise GankitError("gankit sweep: batch norm and spectral norm do not separate over seeds; turn them off")
+    if resolve_arch(config.model.arch, (2,)) not in ENSEMBLE_ARCHS:
+        raise GankitError(f"gankit sweep needs model.arch {' or '.join(map(repr, ENSEMBLE_ARCHS))}, got {config.model.arch!r}")
+    if config.model.spectral_norm:
+        raise GankitError("gankit sweep: spectral norm does not separate over seeds; turn it off")
     workers = sweep_workers(config, seeds, workers)
     plan = {"recipe": recipe, "data": data, "seeds": seeds, "workers": workers, "groups": seed_groups(seeds, workers),
             "config": config.to_dict(), "gankit_version": __version__, "complete": False}

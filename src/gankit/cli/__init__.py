@@ -14,7 +14,8 @@ import os
 import sys
 
 from gankit.cli import (
-    arithmetic, classifier, demo, evaluate, experiment, filters, generate, listing, report, sweep, train, translate,
+    arithmetic, classifier, demo, evaluate, experiment, filters, generate, listing, report, reproduce, sweep, train,
+    translate,
 )
 from gankit.errors import GankitError, TrainingStopped
 
@@ -22,8 +23,8 @@ from gankit.errors import GankitError, TrainingStopped
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gankit", description="Train, evaluate and understand GANs.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (train, evaluate, generate, arithmetic, filters, experiment, sweep, translate, report, classifier,
-                    listing, demo):
+    for command in (train, evaluate, generate, arithmetic, filters, experiment, reproduce, sweep, translate, report,
+                    classifier, listing, demo):
         command.add_parser(sub)
     return parser
 

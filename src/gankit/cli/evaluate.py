@@ -10,7 +10,8 @@ from gankit.errors import GankitError
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("eval", help="score a run's generator (writes DIR/eval.json), or one image data set against another")
+    p = subparsers.add_parser("eval", help="score a run's generator (writes DIR/eval.json; a run with an EMA: its EMA and "
+                                           "its final weights), or one image data set against another")
     p.add_argument("run_dir", nargs="?", help="run directory (or give --real and --fake instead)")
     p.add_argument("--metrics", help="comma-separated; toy: modes,hq_fraction,reverse_kl,w1; "
                    "images: fid,kid,pr,dc,modes (Stacked MNIST),classifier")
@@ -61,7 +62,12 @@ def handle(args: argparse.Namespace) -> None:
         raise GankitError("eval needs a run directory DIR, or --real NAME[:SPLIT] --fake NAME[:SPLIT]")
     else:
         result = evaluate_run(args.run_dir, real_split=args.real_split, **options)
-    print_table(["metric", "value"], [[k, _format(v)] for k, v in result["metrics"].items()])
+    final = result.get("final")
+    if final is None:
+        print_table(["metric", "value"], [[k, _format(v)] for k, v in result["metrics"].items()])
+    else:  # a run with an EMA: both sets of weights, each named
+        print_table(["metric", "EMA weights", "final weights"],
+                    [[k, _format(v), _format(final["metrics"].get(k))] for k, v in result["metrics"].items()])
     protocol = result["protocol"]
     if "feature_net" in protocol:
         print(f"features: {protocol['feature_net']} ({protocol['feature_net_hash']}); "

@@ -21,6 +21,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--interpolate", type=int, metavar="STEPS", help="write --n strips of STEPS samples between two latents")
     p.add_argument("--interpolation", choices=("slerp", "lerp"), default="slerp", help="path of --interpolate (default slerp)")
     p.add_argument("--device", default=None)
+    p.add_argument("--weights", choices=("ema", "final"),
+                   help="which weights of a run with an EMA of G: ema (the default) or final (the raw G at the last step)")
     p.set_defaults(func=handle)
 
 
@@ -52,7 +54,7 @@ def handle(args: argparse.Namespace) -> None:
     }
     if args.n is not None and args.n <= 0:
         raise GankitError(f"--n must be positive, got {args.n}")
-    trained = load(args.run_dir, device=args.device)
+    trained = load(args.run_dir, device=args.device, weights=args.weights)
     if args.interpolate is not None:
         rows = args.n or 8
         samples = trained.interpolate(rows, args.interpolate, seed=args.seed, mode=args.interpolation, **options)

@@ -49,8 +49,10 @@ def evaluate_run(
     ``real_split``: the real images' split (default "test" where the data set has one). ``progress``:
     progress bars (default: when stderr is a terminal). ``device``: auto (CUDA when available), cpu, cuda.
 
-    Image and translation results are also appended, with the generator's step, to
-    ``DIR/eval-history.jsonl`` (the history ``gankit report`` charts).
+    A run trained with an EMA of G is scored twice: ``metrics``/``protocol`` for the EMA weights (what
+    ``generate`` samples by default) and ``final: {"metrics", "protocol"}`` for the final (raw) weights;
+    each protocol's ``generator`` says which. Image and translation results are also appended, with the
+    generator's step, to ``DIR/eval-history.jsonl`` (the history ``gankit report`` charts).
     """
     run = RunDir(Path(run_dir))
     config = run.load_config()
@@ -71,7 +73,10 @@ def evaluate_run(
             n = n or config.train.eval_samples
             if n <= 0:
                 raise GankitError(f"--n must be positive, got {n}")
-            result = evaluate_vectors(run.path, vector_metrics(metrics, config.data), n, seed)
+            metrics = vector_metrics(metrics, config.data)
+            result = evaluate_vectors(run.path, metrics, n, seed)
+            if run.has_final_generator():
+                result["final"] = evaluate_vectors(run.path, metrics, n, seed, weights="final")
             write_json(run.path / "eval.json", result)
             if json_path:
                 write_json(Path(json_path), result)
@@ -79,8 +84,11 @@ def evaluate_run(
         from gankit.evaluation.images import evaluate_images
         from gankit.training.loop import resolve_device
 
-        result = evaluate_images(run.path, config, metrics, n or None, seed, features, real_split, progress,
-                                 resolve_device(device or "auto"), generator_info)
+        arguments = (run.path, config, metrics, n or None, seed, features, real_split, progress,
+                     resolve_device(device or "auto"), generator_info)
+        result = evaluate_images(*arguments)
+        if run.has_final_generator():
+            result["final"] = evaluate_images(*arguments, weights="final")
     write_json(run.path / "eval.json", result)
     _append_history(run.path, generator_info.get("step"), result)
     if json_path:

@@ -234,7 +234,7 @@ def _generate(trained, n: int, seed: int, progress: bool, truncation: float | No
 
 def evaluate_images(run_dir, config, metrics: list[str] | None, n: int | None, seed: int, features: str | None,
                     real_split: str | None, progress: bool, device: torch.device,
-                    generator_info: dict[str, Any]) -> dict[str, Any]:
+                    generator_info: dict[str, Any], weights: str | None = None) -> dict[str, Any]:
     """Image metrics of the run in ``run_dir`` (see the module docstring); returns ``{"metrics", "protocol"}``."""
     from gankit import __version__
     from gankit.generation import load
@@ -246,7 +246,9 @@ def evaluate_images(run_dir, config, metrics: list[str] | None, n: int | None, s
     check_feature_net(features)
     n_fake = n or config.train.eval_samples
     n_modes = n or MODES_SAMPLES
-    trained = load(run_dir, device)
+    from gankit.evaluation.vectors import weights_label
+
+    trained = load(run_dir, device, weights=weights)
     ema = generator_info.get("ema", config.train.ema > 0)
     protocol: dict[str, Any] = {"kind": "image", "data": data_name, "train_split": config.data.split, "metrics": metrics}
     scores: dict[str, Any] = {}
@@ -269,7 +271,7 @@ def evaluate_images(run_dir, config, metrics: list[str] | None, n: int | None, s
         scores.update(score_generator(trained, load_classifier(name, device), n_fake, seed))
         protocol.update(classifier=f"gankit {name} classifier on {n_fake} samples (seed {seed}; labels / codes "
                         "cycled 0..K-1 for a conditional G / an InfoGAN)")
-    protocol.update(seed=seed, generator="EMA weights" if ema else "final weights",
+    protocol.update(seed=seed, generator=weights_label(ema, weights),
                     generator_step=generator_info.get("step"), device=str(device), gankit_version=__version__)
     return {"metrics": scores, "protocol": protocol}
 

@@ -13,7 +13,12 @@ from gankit.errors import GankitError
 from gankit.generation import load
 from gankit.metrics.toy import W1_MAX_SAMPLES, toy_metrics
 
-__all__ = ["TOY_METRICS", "MODE_METRICS", "evaluate_vectors", "vector_metrics"]
+__all__ = ["TOY_METRICS", "MODE_METRICS", "evaluate_vectors", "vector_metrics", "weights_label"]
+
+
+def weights_label(has_ema: bool, weights: str | None) -> str:
+    """What eval.json's protocol says of the weights scored: "EMA weights" or "final weights"."""
+    return "EMA weights" if has_ema and weights != "final" else "final weights"
 
 TOY_METRICS = ("modes", "hq_fraction", "reverse_kl", "w1")
 MODE_METRICS = ("modes", "hq_fraction", "reverse_kl")
@@ -36,9 +41,9 @@ def vector_metrics(metrics: list[str] | None, data_config) -> list[str]:
     return metrics
 
 
-def evaluate_vectors(run_dir: Path, metrics: list[str], n: int, seed: int) -> dict[str, Any]:
-    """Toy-lab metrics (VEEGAN/PacGAN protocol) of a run on vector data."""
-    trained = load(run_dir, device="cpu")
+def evaluate_vectors(run_dir: Path, metrics: list[str], n: int, seed: int, weights: str | None = None) -> dict[str, Any]:
+    """Toy-lab metrics (VEEGAN/PacGAN protocol) of a run on vector data (its ``weights``, see :func:`gankit.load`)."""
+    trained = load(run_dir, device="cpu", weights=weights)
     dataset = build_from_config(trained.config.data, "cpu")
     if getattr(dataset, "modes", None) is None:
         asked = [m for m in metrics if m in MODE_METRICS]
@@ -58,7 +63,7 @@ def evaluate_vectors(run_dir: Path, metrics: list[str], n: int, seed: int) -> di
         "reference": f"{n} fresh samples of {dataset.name} (seed {seed + 1})",
         "w1": f"exact empirical W1 (POT emd2, Euclidean cost) on the first {n_w1} samples of each set",
         "modes": "VEEGAN/PacGAN: high quality = within 3 std of the nearest mode; a mode is captured by >= 1 HQ sample",
-        "generator": "EMA weights" if trained.config.train.ema > 0 else "final weights",
+        "generator": weights_label(trained.config.train.ema > 0, weights),
         "gankit_version": __version__,
     }
     return {"metrics": results, "protocol": protocol}

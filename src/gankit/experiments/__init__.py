@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import torch
 
 from gankit.errors import GankitError
 from gankit.registry import Registry
+from gankit.training.workers import single_cpu_thread
 
 __all__ = [
     "ExperimentContext",
@@ -120,23 +120,6 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-@contextmanager
-def _cpu_threads(device: torch.device) -> Iterator[None]:
-    """One intra-op thread on CPU while an experiment runs, restored afterwards.
-
-    The lab's nets are tiny: splitting a 128-wide matmul over threads costs more in synchronisation
-    than it saves, and on a machine shared with other processes it is 10-20x *slower* (measured:
-    390 vs 21 Adam steps/s for a 3-layer 128-wide MLP, batch 256, 2 cores under load).
-    """
-    previous = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -158,7 +141,7 @@ def run_experiment(name: str, out_dir: str | Path, quick: bool = False, seed: in
         raise GankitError(f"cannot create output folder {str(out_dir)!r}: {error.strerror}") from None
     ctx = ExperimentContext(name, out_dir, quick, seed, torch.device(device) if device else _default_device())
     started, cpu_started = time.perf_counter(), time.process_time()
-    with _cpu_threads(ctx.device):
+    with single_cpu_thread(ctx.device):
         results = experiment.run(ctx)
     if not ctx.figure_path.is_file():
         raise RuntimeError(f"experiment {name!r} did not write its figure {ctx.figure_path}")

@@ -81,7 +81,7 @@ def _train_recipe(recipe: str, data: str, seeds: list[int], steps: int, every: i
     cpu_started = time.process_time()
     device = torch.device(device)
     if device.type == "cpu":
-        torch.set_num_threads(1)  # see gankit.experiments._cpu_threads
+        torch.set_num_threads(1)  # see gankit.training.workers.single_cpu_thread
     config = resolve_config(recipe, data, "vector", {
         "train.steps": steps, "train.seed": seeds[0], "train.device": str(device), "train.log_every": every,
         "train.sample_every": steps, "train.checkpoint_every": every, "train.keep_checkpoints": steps // every + 1,

@@ -285,3 +285,40 @@ def build_infogan(model: ModelConfig, shape: tuple[int, ...], num_classes: int) 
         body=model.info_body, q_trains_body=model.info_q_trains_body,
     )
     return generator, discriminator
+
+
+class PlainFCGenerator(nn.Module):
+    """:class:`FCGenerator` as an ordinary unconditional G(z): the MNIST nets of Lucic et al. 2018."""
+
+    def __init__(self, z_dim: int, channels: int, size: int, hidden: int = 64, batchnorm: bool = True):
+        super().__init__()
+        self.z_dim = z_dim
+        self.num_classes = 0
+        self.net = FCGenerator(z_dim, channels, size, hidden, batchnorm)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.net(z)
+
+
+class PlainFCDiscriminator(nn.Module):
+    """:class:`FCDiscriminator` as an ordinary D(x): one raw score per image, no Q head."""
+
+    def __init__(self, channels: int, size: int, hidden: int = 64, batchnorm: bool = True):
+        super().__init__()
+        self.num_classes = 0
+        self.net = FCDiscriminator(channels, size, hidden, batchnorm)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.net(x)
+
+
+@register_arch("infogan-fc")
+def build_fc(model: ModelConfig, shape: tuple[int, ...], num_classes: int) -> tuple[nn.Module, nn.Module]:
+    """The InfoGAN paper's MNIST nets without codes, the architecture "Are GANs Created Equal?" (Lucic et al.
+    2018) trains every loss with on MNIST: G FC 1024 - FC 7x7x128 - deconv 64 - deconv 1; D conv 64 - conv 128 -
+    FC 1024 - FC 1 (at ``model.g_hidden`` = ``model.d_hidden`` = 64)."""
+    if model.conditional:
+        raise GankitError("model.arch 'infogan-fc' is unconditional: set model.conditional=false")
+    channels, size = image_geometry(shape)
+    return (PlainFCGenerator(model.z_dim, channels, size, model.g_hidden, model.g_batchnorm),
+            PlainFCDiscriminator(channels, size, model.d_hidden, model.d_batchnorm))

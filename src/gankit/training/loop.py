@@ -217,6 +217,8 @@ def _train(config: Config, run_dir: str | Path, resume: bool, progress: bool | N
             prune_checkpoints(run.checkpoints, t.keep_checkpoints)
             target = run.path / "generator.safetensors"
             run.save_generator(sampler, {"step": step, "ema": ema is not None})
+            if ema:  # the final weights too: the EMA averages a G that hops between modes into one between them
+                run.save_generator(G, {"step": step, "ema": False}, weights="final")
         except OSError as error:  # disk full, quota, read-only remount...: the write was atomic, so nothing is half-written
             last = latest_checkpoint(run.checkpoints)
             kept = f"; the last good checkpoint {str(last)!r} is intact" if last else ""

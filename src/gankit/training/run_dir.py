@@ -172,9 +172,12 @@ class RunDir:
         text = "".join(json.dumps(r) + "\n" for r in kept)
         atomic_write_bytes(self.metrics_path, lambda handle: handle.write(text.encode()))
 
-    def save_generator(self, generator: torch.nn.Module, info: dict[str, Any]) -> None:
+    def save_generator(self, generator: torch.nn.Module, info: dict[str, Any], weights: str = "sampler") -> None:
+        """Write ``generator``'s weights: ``weights="sampler"`` the sampling generator (generator.safetensors +
+        generator.json: the EMA when the run keeps one), ``"final"`` the raw G of an EMA run (generator-final.*)."""
         tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
-        target = self.path / "generator.safetensors"
+        stem = GENERATOR_FILES[weights]
+        target = self.path / f"{stem}.safetensors"
         tmp = temporary_path(target)
         try:
             try:
@@ -188,13 +191,34 @@ class RunDir:
             with contextlib.suppress(OSError):  # never hide the error that matters
                 tmp.unlink(missing_ok=True)
             raise
-        write_json(self.path / "generator.json", info)
+        write_json(self.path / f"{stem}.json", info)
 
-    def load_generator_state(self) -> dict[str, torch.Tensor]:
-        path = self.path / "generator.safetensors"
+    def has_final_generator(self) -> bool:
+        """Whether the run kept an EMA, so that its final (raw) G is a file of its own."""
+        return (self.path / f"{GENERATOR_FILES['final']}.safetensors").is_file()
+
+    def load_generator_state(self, weights: str | None = None) -> dict[str, torch.Tensor]:
+        """The weights of the sampling generator (``None``), or of ``"ema"`` / ``"final"``, checked to exist."""
+        stem = self._generator_stem(weights)
+        path = self.path / f"{stem}.safetensors"
         if not path.is_file():
-            raise GankitError(f"run directory {str(self.path)!r} has no generator.safetensors (did training finish a checkpoint?)")
+            raise GankitError(f"run directory {str(self.path)!r} has no {path.name} (did training finish a checkpoint?)")
         return load_file(str(path))
+
+    def _generator_stem(self, weights: str | None) -> str:
+        if weights not in (None, "ema", "final"):
+            raise GankitError(f"weights must be 'ema' or 'final', got {weights!r}")
+        if weights == "final" and self.has_final_generator():
+            return GENERATOR_FILES["final"]
+        if weights == "ema" and not self.has_final_generator():
+            raise GankitError(f"run {str(self.path)!r} kept no EMA of its generator (train.ema was 0): "
+                              "its only weights are the final ones (--weights final)")
+        return GENERATOR_FILES["sampler"]
+
+
+# The files of a run's generator weights: the sampling generator (EMA weights when the run keeps an EMA,
+# else the final ones), and, for an EMA run, the final (raw) weights beside it.
+GENERATOR_FILES = {"sampler": "generator", "final": "generator-final"}
 
 
 def finite_or_none(data: Any) -> Any:

@@ -69,7 +69,8 @@ def write_snapshot(path: Path, dataset: Dataset, sampler: nn.Module, critic: nn.
 
     fake = _generate(sampler, z, labels)
     title = f"{dataset.name}: {path.stem}"
-    if dataset.shape == (2,) and getattr(critic, "ensemble_size", 1) == 1:  # an ensemble has no single surface
+    # An ensemble has no single surface, a packed critic no score for one point.
+    if dataset.shape == (2,) and getattr(critic, "ensemble_size", 1) == 1 and getattr(critic, "pack", 1) == 1:
         def critic_fn(points: Tensor) -> Tensor:
             was_training = critic.training
             critic.eval()

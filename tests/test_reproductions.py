@@ -1,0 +1,60 @@
+"""gankit reproduce: each reproduction's quick run end to end, its table, verdicts and resuming."""
+
+import json
+
+import pytest
+
+from gankit.cli import main
+from gankit.errors import GankitError
+from gankit.reproductions import make_row, markdown_table, reproduction_names, run_reproduction, verdict
+
+KEYS = {"dataset", "setting", "metric", "paper", "paper_err", "gankit", "gankit_err", "trials"}
+
+
+def test_the_three_reproductions_are_listed(capsys):
+    assert reproduction_names() == ["pacgan-toy", "stacked-mnist", "mnist-fid"]
+    assert main(["reproduce", "--list"]) == 0
+    assert "pacgan-toy" in capsys.readouterr().out
+
+
+def test_verdict_compares_within_two_standard_errors():
+    assert verdict(make_row("ring8", "GAN", "modes", 6.3, 0.5, 6.0, 0.3, 10)).startswith("agrees")
+    assert verdict(make_row("ring8", "GAN", "modes", 6.3, 0.5, 8.0, 0.1, 10)) == "above the paper by 1.70, better"
+    assert verdict(make_row("ring8", "GAN", "reverse_kl", 0.45, None, 0.9, 0.1, 10)) == "above the paper by 0.45, worse"
+    assert verdict(make_row("ring8", "best", "modes", None, None, 8.0, 0.0, 10)).startswith("gankit's own row")
+    assert "hq_fraction" not in markdown_table({"rows": [make_row("ring8", "GAN", "hq_fraction", 0.98, None, 0.5, 0.1, 5)]}).split("|")[4]
+
+
+@pytest.mark.parametrize("name", ["pacgan-toy", "stacked-mnist", "mnist-fid"])
+def test_quick_reproduction_writes_its_record_table_and_figure(tmp_path, name):
+    record = run_reproduction(name, tmp_path, quick=True)
+    saved = json.loads((tmp_path / f"{name}.json").read_text())
+    assert saved["reproduction"] == name and saved["quick"] is True and saved["complete"] is True
+    assert saved["rows"] and all(KEYS <= set(row) for row in saved["rows"])
+    assert any(row["paper"] is not None for row in saved["rows"])
+    assert {"protocol", "budget", "curves", "paper", "seconds"} <= set(saved)
+    assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    assert "| paper | gankit |" in (tmp_path / f"{name}.md").read_text()
+    # Every curve holds the stages a quarter, half and all the way through the schedule.
+    steps = record["budget"]["steps"]
+    assert all(curve[-1]["step"] == steps for curve in record["curves"].values())
+
+
+def test_a_reproduction_run_again_reuses_every_scored_stage(tmp_path):
+    first = run_reproduction("pacgan-toy", tmp_path, quick=True)
+    again = run_reproduction("pacgan-toy", tmp_path, quick=True)
+    assert again["rows"] == first["rows"]
+    assert again["seconds"] < first["seconds"] / 3  # nothing trained the second time
+    partial = run_reproduction("pacgan-toy", tmp_path, quick=True, partial=True)
+    assert partial["rows"] == first["rows"]
+
+
+def test_partial_report_of_nothing_and_bad_budgets_are_errors(tmp_path, capsys):
+    with pytest.raises(GankitError, match="no scored stage"):
+        run_reproduction("pacgan-toy", tmp_path, quick=True, partial=True)
+    with pytest.raises(GankitError, match="budget"):
+        run_reproduction("pacgan-toy", tmp_path, budget=1.5)
+    with pytest.raises(SystemExit):  # argparse: --steps and --budget exclude each other
+        main(["reproduce", "pacgan-toy", "--steps", "10", "--budget", "0.5"])
+    assert main(["reproduce", "no-such-table", "--out", str(tmp_path)]) == 2
+    assert "no-such-table" in capsys.readouterr().err
