@@ -45,7 +45,7 @@ def run(recipe, path, **extra):
     return train(config, path, progress=False)
 
 
-@pytest.mark.parametrize("recipe", ["dcgan", "cgan", "infogan", "sagan", "wgan-gp", "hinge"])
+@pytest.mark.parametrize("recipe", ["dcgan", "cgan", "infogan", "sagan", "biggan", "wgan-gp", "hinge"])
 def test_each_image_recipe_trains_three_steps(recipe, tmp_path):
     result = run(recipe, tmp_path / recipe)
     records = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -55,6 +55,21 @@ def test_each_image_recipe_trains_three_steps(recipe, tmp_path):
     assert (result.run_dir / "samples" / "step-00000003.png").is_file()
     meta = json.loads((result.run_dir / "run.json").read_text())
     assert meta["arch"] == {"cgan": "dcgan", "wgan-gp": "dcgan", "hinge": "dcgan"}.get(recipe, recipe)
+
+
+def test_orthogonal_regulariser_is_added_to_the_generator_loss(tmp_path):
+    from gankit.penalties import orthogonal_regularization
+    from gankit.training.loop import build_models
+
+    def first_loss_g(beta, name):
+        result = run("hinge", tmp_path / name, **{"loss.ortho_weight": beta, "train.steps": 1})
+        return json.loads((result.run_dir / "metrics.jsonl").read_text().splitlines()[0])["loss_g"]
+
+    config = resolve_config("hinge", TINY_IMAGES, "image", OVERRIDES)
+    torch.manual_seed(config.train.seed)  # G as the loop builds it: G's loss is formed before its first update
+    G, _ = build_models(config, (1, 28, 28), 10, torch.device("cpu"))
+    expected = orthogonal_regularization(G, 0.5).item()
+    assert first_loss_g(0.5, "ortho") - first_loss_g(0.0, "plain") == pytest.approx(expected, rel=1e-4)
 
 
 def test_conditional_snapshot_has_one_row_per_label(tmp_path):

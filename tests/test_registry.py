@@ -163,7 +163,7 @@ def test_copy_is_independent():
 def test_importing_gankit_registries_imports_none_of_their_modules():
     # a fresh interpreter: this one has long imported them
     lazy = ["gankit.metrics.inception", "gankit.nets.dcgan", "gankit.nets.infogan", "gankit.nets.sagan",
-            "gankit.nets.book", "gankit.data.toy", "gankit.data.mnist", "gankit.data.fashion", "gankit.data.stacked",
+            "gankit.nets.book", "gankit.nets.biggan", "gankit.data.toy", "gankit.data.mnist", "gankit.data.fashion", "gankit.data.stacked",
             "gankit.data.emoji", "gankit.data.cifar", "gankit.data.celeba",
             "gankit.experiments.js_vs_wasserstein", "gankit.experiments.batchnorm_ablation"]
     code = ("import sys, gankit.metrics.features, gankit.nets, gankit.data, gankit.experiments\n"

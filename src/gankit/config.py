@@ -79,6 +79,7 @@ class LossConfig:
     l1_weight: float = setting(100.0, "pix2pix: λ of the L1 term (Isola et al. 2017)")
     cycle_weight: float = setting(10.0, "CycleGAN: λ of the cycle-consistency terms (Zhu et al. 2017)")
     identity_weight: float = setting(0.5, "CycleGAN: identity loss weight as a fraction of cycle_weight; 0 = off")
+    ortho_weight: float = setting(0.0, "β of BigGAN's orthogonal regulariser of G's weights, added to G's loss; 0 = off")
 
 
 @dataclass
@@ -189,6 +190,7 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "loss.l1_weight": _NON_NEGATIVE,
     "loss.cycle_weight": _NON_NEGATIVE,
     "loss.identity_weight": _NON_NEGATIVE,
+    "loss.ortho_weight": _NON_NEGATIVE,
     "optim.decay_start": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "train.pool_size": _NON_NEGATIVE,
     "model.z_dim": _WIDTH,

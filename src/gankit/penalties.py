@@ -1,10 +1,11 @@
-"""Lipschitz constraints and regularisers for the discriminator/critic.
+"""Lipschitz constraints and regularisers for the discriminator/critic, and G's orthogonal regulariser.
 
 - :func:`gradient_penalty`: WGAN-GP (Gulrajani et al. 2017), and its one-sided variant (Petzka et al. 2018).
 - :func:`clip_weights_`: weight clipping of the original WGAN (Arjovsky et al. 2017).
 - :func:`apply_spectral_norm`: spectral normalisation (Miyato et al. 2018).
 - :func:`instance_noise_std` / :func:`add_instance_noise`: annealed instance noise (Sønderby et al. 2016;
   Arjovsky & Bottou 2017).
+- :func:`orthogonal_regularization`: BigGAN's off-diagonal orthogonal regulariser of G's weights (Brock et al. 2019).
 
 Random draws take an optional ``torch.Generator`` so callers can make them reproducible; they are made on
 the generator's device and moved to the data's, so a CPU generator also works with CUDA tensors.
@@ -30,6 +31,8 @@ __all__ = [
     "apply_spectral_norm",
     "instance_noise_std",
     "add_instance_noise",
+    "filter_matrices",
+    "orthogonal_regularization",
 ]
 
 _SPECTRAL_NORM_LAYERS = (
@@ -163,3 +166,42 @@ def add_instance_noise(x: Tensor, std: float, generator: torch.Generator | None 
     if std == 0:
         return x
     return x + std * _random(torch.randn, tuple(x.shape), x, generator)
+
+
+def filter_matrices(module: nn.Module) -> list[Tensor]:
+    """The weight of every Linear / Conv / ConvTranspose layer of ``module`` as a matrix, one row per output unit.
+
+    A conv weight ``(C_out, C_in, k, k)`` becomes ``(C_out, C_in·k·k)``; a transposed conv's ``(C_in, C_out, k, k)``
+    is transposed first. Spectrally normalised layers give their trained parameter (before the division by σ),
+    as BigGAN regularises its raw weights. Embeddings and normalisation layers are left out.
+    """
+    matrices = []
+    for layer in module.modules():
+        if isinstance(layer, _SPECTRAL_NORM_LAYERS):
+            weight = layer.parametrizations.weight.original if parametrize.is_parametrized(layer, "weight") else layer.weight
+            if isinstance(layer, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+                weight = weight.transpose(0, 1)
+            matrices.append(weight.reshape(weight.shape[0], -1))
+    return matrices
+
+
+def orthogonal_regularization(module: nn.Module, beta: float = 1e-4) -> Tensor:
+    """``β·Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F`` over the layers' weight matrices (rows = filters; :func:`filter_matrices`).
+
+    BigGAN's form (Brock et al. 2019, Eq. 3, written there ``WᵀW`` with filters as columns): only the
+    off-diagonal inner products are penalised, so filters are pushed towards mutual orthogonality without
+    fixing their norms. Zero for orthogonal rows, positive otherwise; β = 1e-4 in the paper. Differentiable
+    w.r.t. the weights, to be added to G's loss.
+    """
+    if beta < 0:
+        raise GankitError(f"orthogonal regularisation weight must be >= 0, got {beta}")
+    matrices = filter_matrices(module)
+    if not matrices:
+        raise GankitError(f"{type(module).__name__} has no linear or convolutional layer to regularise")
+    total = sum(_off_diagonal_square_norm(w) for w in matrices)
+    return beta * total
+
+
+def _off_diagonal_square_norm(w: Tensor) -> Tensor:
+    gram = w @ w.T
+    return (gram.square().sum() - gram.diagonal().square().sum())

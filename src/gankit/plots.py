@@ -188,3 +188,88 @@ def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: 
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return _save(fig, path)
+
+
+def truncation_figure(points: Sequence[dict], path: str | Path, title: str = "") -> Path:
+    """FID (left) and precision / recall (right) against truncation ψ; the untruncated point (``psi`` None)
+    as dashed horizontal lines. ``points`` as :func:`gankit.evaluation.truncation.truncation_curve` returns."""
+    cut = [p for p in points if p["psi"] is not None]
+    free = next((p for p in points if p["psi"] is None), None)
+    if not cut:
+        raise GankitError("truncation_figure needs at least one point with a ψ")
+    psis = [p["psi"] for p in cut]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    panels = [(left, ["fid"], "FID (lower is better)"), (right, ["precision", "recall"], "precision / recall")]
+    for ax, keys, label in panels:
+        for key, colour in zip(keys, ("tab:blue", "tab:orange")):
+            if key not in cut[0]:
+                continue
+            ax.plot(psis, [p[key] for p in cut], "o-", color=colour, label=key)
+            if free is not None:
+                ax.axhline(free[key], color=colour, linestyle="--", linewidth=1, label=f"{key}, untruncated")
+        ax.set_xlabel("truncation ψ")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def image_rows(images: Tensor, row_names: Sequence[str], path: str | Path, title: str = "") -> Path:
+    """Images ``(rows·columns, C, H, W)`` in [-1, 1], row-major, as a grid with each row named on the left."""
+    from gankit.grids import make_grid
+
+    rows = len(row_names)
+    if rows == 0 or images.shape[0] % rows:
+        raise GankitError(f"{images.shape[0]} images do not split into {rows} named rows")
+    columns = images.shape[0] // rows
+    grid = make_grid(images, nrow=columns)
+    height = images.shape[2] + 2
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * columns, 0.3 + 0.55 * rows))
+    ax.imshow(grid[..., 0] if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=255)
+    ax.set_yticks([2 + height * r + (height - 2) / 2 for r in range(rows)], list(row_names))
+    ax.set_xticks([])
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(title, fontsize="small")
+    return _save(fig, path)
+
+
+def _scaled(x: Tensor, symmetric: bool) -> Tensor:
+    """Each item of ``x`` ``(N, ...)`` scaled to [-1, 1]: by its max |value| (``symmetric``), else min-max."""
+    flat = x.detach().float().flatten(1)
+    if symmetric:
+        scale = flat.abs().amax(1).clamp_min(1e-12)
+        return (flat / scale[:, None]).view_as(x)
+    low, high = flat.amin(1, keepdim=True), flat.amax(1, keepdim=True)
+    return ((flat - low) / (high - low).clamp_min(1e-12) * 2 - 1).view_as(x)
+
+
+def discriminator_figure(views: Sequence, image: Tensor, path: str | Path, title: str = "") -> Path:
+    """One row per :class:`~gankit.discriminator_view.DiscriminatorView`: its filters, the image, its strongest maps.
+
+    Filters are scaled one by one by their max |weight| (grey = 0); filters over other than 1 or 3 input
+    channels show their mean over those channels. Maps are scaled one by one from their min to their max.
+    """
+    from gankit.grids import make_grid
+
+    def shown(grid):
+        return (grid[..., 0], "gray") if grid.shape[2] == 1 else (grid, None)
+
+    fig, axes = plt.subplots(len(views), 3, figsize=(11, 2.6 * len(views)), squeeze=False,
+                             gridspec_kw={"width_ratios": [2, 1, 2]})
+    for row, view in zip(axes, views):
+        filters = view.filters if view.filters.shape[1] in (1, 3) else view.filters.mean(1, keepdim=True)
+        maps = view.maps[:, None]
+        panels = [(make_grid(_scaled(filters, True), padding=1), f"{view.name}: {filters.shape[0]} filters"),
+                  (make_grid(image[None].clamp(-1, 1)), "image"),
+                  (make_grid(_scaled(maps, False), nrow=min(4, maps.shape[0])),
+                   f"{view.name}: top {maps.shape[0]} maps (channels {', '.join(map(str, view.channels))})")]
+        for ax, (grid, label) in zip(row, panels):
+            pixels, cmap = shown(grid)
+            ax.imshow(pixels, cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
+            ax.set_title(label, fontsize="small")
+            ax.axis("off")
+    fig.suptitle(title, fontsize="small")
+    return _save(fig, path)

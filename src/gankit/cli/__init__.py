@@ -13,16 +13,18 @@ import argparse
 import os
 import sys
 
-from gankit.cli import (classifier, config, demo, evaluate, experiment, generate, listing, report, reproduce, sweep,
-                        train, translate)
+from gankit.cli import (
+    arithmetic, classifier, config, demo, evaluate, experiment, filters, generate, listing, report, reproduce, sweep,
+    train, translate,
+)
 from gankit.errors import GankitError, TrainingStopped
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gankit", description="Train, evaluate and understand GANs.", epilog=KEYS_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (train, evaluate, generate, experiment, reproduce, sweep, translate, report, classifier, listing, config,
-                    demo):
+    for command in (train, evaluate, generate, arithmetic, filters, experiment, reproduce, sweep, translate, report,
+                    classifier, listing, config, demo):
         command.add_parser(sub)
     _add_epilog(parser)
     return parser

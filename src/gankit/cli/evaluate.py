@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--real-split", help="split of the real images (default test where the data set has one)")
     p.add_argument("--real", metavar="NAME[:SPLIT]", help="compare data sets: the reference set, e.g. mnist:test")
     p.add_argument("--fake", metavar="NAME[:SPLIT]", help="compare data sets: the set scored, e.g. mnist:train")
+    p.add_argument("--truncation-curve", metavar="PSI,...", help="instead: FID and precision/recall at each "
+                   "truncation ψ and untruncated (writes DIR/truncation.json; --metrics from fid,kid,pr,dc)")
+    p.add_argument("--figure", help="with --truncation-curve: also draw the curve to this PNG")
     p.add_argument("--device", help="auto (default: CUDA when available), cpu, cuda, cuda:N")
     add_no_progress(p, help="no progress bars")
     p.set_defaults(func=handle)
@@ -44,6 +47,10 @@ def handle(args: argparse.Namespace) -> None:
         raise GankitError(f"--n must be positive, got {args.n}")
     options = {"metrics": metrics, "n": args.n, "seed": args.seed, "json_path": args.json, "features": args.features,
                "progress": args.progress, "device": args.device}
+    if args.truncation_curve is not None:
+        return _truncation_curve(args, metrics)
+    if args.figure is not None:
+        raise GankitError("--figure draws a truncation curve: give --truncation-curve PSI,... with it")
     if args.real is not None or args.fake is not None:
         if args.run_dir:
             raise GankitError("give a run directory DIR or --real/--fake to compare two data sets, not both")
@@ -69,3 +76,27 @@ def handle(args: argparse.Namespace) -> None:
     written = ([str(Path(args.run_dir) / "eval.json")] if args.run_dir else []) + ([args.json] if args.json else [])
     if written:
         print(f"wrote {', '.join(written)}")
+
+
+def _truncation_curve(args: argparse.Namespace, metrics: list[str] | None) -> None:
+    from gankit import plots
+    from gankit.cli.generate import _numbers
+    from gankit.evaluation.truncation import truncation_curve
+    from gankit.progress import wants_progress
+    from gankit.training.loop import resolve_device
+    from gankit.training.run_dir import write_json
+
+    if not args.run_dir or args.real is not None or args.fake is not None:
+        raise GankitError("--truncation-curve scores a run: give a run directory DIR (not --real/--fake)")
+    psis = _numbers(args.truncation_curve, "--truncation-curve", float)
+    curve = truncation_curve(args.run_dir, psis, args.n, args.seed, metrics, args.features, args.real_split,
+                             wants_progress(args.progress), resolve_device(args.device or "auto"))
+    keys = [k for k in curve["points"][0] if k != "psi"]
+    rows = [["none" if p["psi"] is None else f"{p['psi']:g}", *(_format(p[k]) for k in keys)] for p in curve["points"]]
+    print_table(["psi", *keys], rows)
+    written = [Path(args.run_dir) / "truncation.json", *([Path(args.json)] if args.json else [])]
+    for path in written:
+        write_json(path, curve)
+    if args.figure:
+        written.append(plots.truncation_figure(curve["points"], args.figure, f"truncation trick: {args.run_dir}"))
+    print(f"wrote {', '.join(map(str, written))}")

@@ -13,7 +13,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("run_dir", help="a run directory written by `gankit train` (its generator.safetensors, config.json, run.json)")
     p.add_argument("--n", type=int, help="number of samples (default 64), or of strips with --interpolate (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0): same seed, same samples")
-    p.add_argument("--out", required=True, help="FILE.npz (raw samples: images uint8 NxHxWxC, labels, codes) or FILE.png (grid / scatter)")
+    p.add_argument("--out", required=True, help="FILE.npz (raw samples: images uint8 NxHxWxC, latents z, labels, codes) or FILE.png (grid / scatter)")
     p.add_argument("--labels", help="comma-separated class labels for conditional generators, cycled over the samples")
     p.add_argument("--codes", help="InfoGAN: comma-separated categorical code values, cycled over the samples")
     p.add_argument("--continuous", help="InfoGAN: the value of each continuous code, comma-separated, in [-1, 1]")
@@ -68,6 +68,7 @@ def handle(args: argparse.Namespace) -> None:
         columns = len(listed) if listed and 1 < len(listed) <= 32 else None
     if out.suffix == ".npz":
         arrays = {"images": to_uint8(samples.images)} if trained.is_image else {"samples": samples.images.cpu().numpy()}
+        arrays["z"] = samples.z.cpu().numpy()  # the latents, for `gankit arithmetic --samples`
         for name in ("labels", "categorical", "continuous"):
             value = getattr(samples, name)
             if value is not None:

@@ -241,11 +241,11 @@ def stacked_mnist_modes(classifier, images: Tensor) -> dict[str, float]:
             "reverse_kl": float((q * torch.log(q * NUM_MODES)).sum())}
 
 
-def _generate(trained, n: int, seed: int, progress: bool) -> Tensor:
-    """``trained.generate(n, seed)``, in batches under a progress bar."""
+def _generate(trained, n: int, seed: int, progress: bool, truncation: float | None = None) -> Tensor:
+    """``trained.generate(n, seed, truncation=truncation)``, in batches under a progress bar."""
     from tqdm.auto import tqdm
 
-    z, labels = trained.latents(n, seed)
+    z, labels = trained.latents(n, seed, truncation=truncation)
     chunks = []
     with tqdm(total=n, desc="generating", unit="img", disable=not progress, leave=False) as bar:
         for start in range(0, n, GENERATE_BATCH):

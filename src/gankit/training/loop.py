@@ -5,7 +5,7 @@
             x ~ data, z ~ N(0, I)
             L_D = loss.discriminator(D(x), D(G(z)))  [+ λ·GP]     then clip D's weights (WGAN)
         z ~ N(0, I)
-        L_G = loss.generator(D(G(z)))
+        L_G = loss.generator(D(G(z)))  [+ β·orthogonal regulariser of G's weights (BigGAN)]
         EMA of G's weights; learning-rate schedule; log, snapshot, checkpoint
 
 The loop knows no data set, network or loss by name: all come from registries via the config.
@@ -30,7 +30,9 @@ from gankit.data.base import Dataset
 from gankit.errors import GankitError
 from gankit.losses import GanLoss, get_loss
 from gankit.nets import build_networks, resolve_arch, sample_latent
-from gankit.penalties import add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std
+from gankit.penalties import (
+    add_instance_noise, apply_spectral_norm, clip_weights_, gradient_penalty, instance_noise_std, orthogonal_regularization,
+)
 from gankit.training.compilation import begin_step, compiled
 from gankit.training.distributed import convert_sync_batchnorm
 from gankit.training.ema import EMA
@@ -146,6 +148,8 @@ class GanStep:
             totals["auxiliary"] += extra.detach()
         else:
             loss_g = self.loss.generator(self.D_step(fake, cond))
+        if self.config.loss.ortho_weight > 0:  # BigGAN: β·Σ‖WWᵀ ⊙ (1 − I)‖²_F over G's weights
+            loss_g = loss_g + orthogonal_regularization(self.G, self.config.loss.ortho_weight)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.D.requires_grad_(True)
