@@ -2,6 +2,8 @@ import json
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -15,7 +17,6 @@ from gankit.nets.ensemble import EnsembleDiscriminator, EnsembleGenerator
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.penalties import gradient_penalty
 from gankit.sweep import mean_and_standard_error, parse_seeds, resume_sweep, run_sweep, seed_groups
-from gankit.training.run_dir import hold_directory
 from gankit.training.workers import default_workers, run_jobs
 
 
@@ -198,7 +199,14 @@ def test_sweep_resume_refuses_what_it_cannot_continue(tmp_path, tiny_overrides, 
     with pytest.raises(GankitError, match="was written by gankit 0.0.7"):
         resume_sweep(out)
     (out / "sweep.json").write_text(json.dumps(record))
-    with hold_directory(out, "sweep directory"):  # as a sweep still running in another process would
-        with pytest.raises(GankitError, match=rf"sweep directory '.*' is in use by another gankit process \(pid {os.getpid()}\)"):
+    holder = subprocess.Popen(  # a sweep still running in another process holds its lock
+        [sys.executable, "-c", "import sys, gankit.training.run_dir as r\n"
+         f"with r.hold_directory(r.Path({str(out)!r}), 'sweep directory'):\n    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(GankitError, match=rf"sweep directory '.*' is in use by another gankit process \(pid {holder.pid}\)"):
             resume_sweep(out)
+    finally:
+        holder.communicate("")
     assert resume_sweep(out).per_seed == record["per_seed"]  # free again

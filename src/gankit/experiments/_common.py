@@ -40,26 +40,6 @@ def fit_discriminator(D: nn.Module, real: Sampler, fake: Sampler, loss: CriticLo
     return [float(v) for v in torch.stack(losses).cpu()] if losses else []
 
 
-def critic_update(D: nn.Module, G: nn.Module, data, loss, gp_weight: float, optimizer: torch.optim.Optimizer,
-                  batch: int, rng: torch.Generator, device: torch.device) -> Tensor:
-    """One discriminator step of the papers' algorithm boxes on a fresh real batch and fresh fakes of a fixed G:
-    minimise ``loss.discriminator(D(x), D(G(z)))`` (+ ``gp_weight``·GP when > 0). Draws from ``rng`` in the
-    order real batch, latents, penalty interpolation, so runs stay reproducible. Returns the loss, detached."""
-    from gankit.nets import sample_latent
-    from gankit.penalties import gradient_penalty
-
-    real = data.sample(batch, rng)[0]
-    with torch.no_grad():
-        fake = G(sample_latent(batch, G.z_dim, rng, device))
-    loss_d = loss.discriminator(D(real), D(fake))
-    if gp_weight > 0:
-        loss_d = loss_d + gradient_penalty(D, real, fake, weight=gp_weight, generator=rng)
-    optimizer.zero_grad(set_to_none=True)
-    loss_d.backward()
-    optimizer.step()
-    return loss_d.detach()
-
-
 def log_spaced(last: int, count: int) -> list[int]:
     """About ``count`` distinct integers from 1 to ``last``, evenly spaced on a log scale (1 and ``last`` included)."""
     return sorted({int(round(v)) for v in np.geomspace(1, last, count)})

@@ -35,7 +35,7 @@ import torch
 
 from gankit.data import build_dataset
 from gankit.experiments import ExperimentContext, make_verdict, register_experiment
-from gankit.experiments._common import critic_update, model_seed, new_figure, save_figure
+from gankit.experiments._common import model_seed, new_figure, save_figure
 from gankit.grids import make_grid
 from gankit.losses import get_loss
 from gankit.metrics.features import extract_features, get_feature_net
@@ -44,6 +44,7 @@ from gankit.metrics.stats_cache import real_features
 from gankit.nets import build_networks, sample_latent
 from gankit.recipes import resolve_config
 from gankit.training.harness import make_optimizer
+from gankit.training.loop import GanStep
 
 DATA, FEATURES, REAL_SPLIT = "mnist", "mnist", "test"
 NO_BN = {"model.g_batchnorm": False, "model.d_batchnorm": False}
@@ -83,7 +84,9 @@ def _train(ctx: ExperimentContext, setting: str, data, net, real: torch.Tensor, 
     loss = get_loss(config.loss.name)
     opt_g = make_optimizer(config.optim, G.parameters(), config.optim.lr_g)
     opt_d = make_optimizer(config.optim, D.parameters(), config.optim.lr_d)
-    rng = ctx.rng(20)
+    # The GAN loop's own step, driven one update at a time (batch = data.batch_size)
+    step_box = GanStep.plain(config, data, ctx.rng(20), G, D, opt_g, opt_d, loss)
+    penalty = {"penalty": torch.zeros((), device=ctx.device)}  # the step's running total of the penalty (unused)
     z_eval = sample_latent(n_fake, G.z_dim, ctx.rng(30), ctx.device)  # the same latents at every step and setting
     out: dict = {"steps": [], "fid": [], "loss_d": [], "loss_g": []}
     totals = torch.zeros(2, device=ctx.device)
@@ -100,14 +103,9 @@ def _train(ctx: ExperimentContext, setting: str, data, net, real: torch.Tensor, 
         if step == steps:
             break
         for _ in range(config.train.n_critic):
-            loss_d = critic_update(D, G, data, loss, config.loss.gp_weight, opt_d, batch, rng, ctx.device)
-        D.requires_grad_(False)
-        loss_g = loss.generator(D(G(sample_latent(batch, G.z_dim, rng, ctx.device))))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        D.requires_grad_(True)
-        opt_g.step()
-        totals += torch.stack([loss_d, loss_g.detach()])
+            loss_d = step_box.critic_update(0.0, penalty)
+        loss_g = step_box.generator_update(0.0, penalty)
+        totals += torch.stack([loss_d.detach(), loss_g.detach()])
     out["fid_final"] = out["fid"][-1]
     out["seconds"] = round(time.perf_counter() - started, 1)
     out["cpu_seconds"] = round(time.process_time() - cpu_started, 1)

@@ -53,12 +53,13 @@ from scipy.stats import spearmanr
 
 from gankit.data import build_dataset
 from gankit.experiments import ExperimentContext, make_verdict, register_experiment
-from gankit.experiments._common import critic_update, model_seed, new_figure, save_figure
+from gankit.experiments._common import model_seed, new_figure, save_figure
 from gankit.losses import get_loss
 from gankit.metrics.toy import wasserstein1
 from gankit.nets import build_networks, sample_latent
 from gankit.recipes import resolve_config
 from gankit.training.harness import make_optimizer
+from gankit.training.loop import GanStep
 
 DATA = "swissroll"
 MODELS = {"wgan-gp": "WGAN-GP critic: E[D(x)] − E[D(G(z))]", "nsgan": "GAN discriminator: log 2 − L_D/2"}
@@ -98,12 +99,14 @@ def _train(ctx: ExperimentContext, recipe: str, index: int, seed: int, steps: in
     loss = get_loss(config.loss.name)
     opt_g = make_optimizer(config.optim, G.parameters(), config.optim.lr_g)
     opt_d = make_optimizer(config.optim, D.parameters(), config.optim.lr_d)
-    rng, batch = ctx.rng(100 + 10 * seed + index), config.data.batch_size
+    # The GAN loop's own step, driven one update at a time (batch = data.batch_size)
+    step_box = GanStep.plain(config, data, ctx.rng(100 + 10 * seed + index), G, D, opt_g, opt_d, loss)
+    penalty = {"penalty": torch.zeros((), device=ctx.device)}  # the step's running total of the penalty (unused)
     out = {"steps": [], "estimate": [], "w1": []}
 
     def train_d(iterations: int) -> None:
         for _ in range(iterations):
-            critic_update(D, G, data, loss, config.loss.gp_weight, opt_d, batch, rng, ctx.device)
+            step_box.critic_update(0.0, penalty)
 
     def log(step: int) -> None:
         with torch.no_grad():
@@ -124,10 +127,7 @@ def _train(ctx: ExperimentContext, recipe: str, index: int, seed: int, steps: in
             log(step)  # ... so the estimate is that of a critic fitted to the G whose samples W1 scores
         if step == steps:
             break
-        loss_g = loss.generator(D(G(sample_latent(batch, G.z_dim, rng, ctx.device))))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        step_box.generator_update(0.0, penalty)
     rho = spearmanr(out["estimate"], out["w1"])
     out["spearman"] = float(rho.statistic)
     out["spearman_pvalue"] = float(rho.pvalue)

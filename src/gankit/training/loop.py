@@ -86,6 +86,13 @@ class GanStep:
     layout: Callable[[Tensor], Tensor]  # the batches' memory format (train.channels_last)
     step: int = 0  # generator steps made, for the instance-noise schedule
 
+    @classmethod
+    def plain(cls, config: Config, dataset: Dataset, rng: torch.Generator, G: nn.Module, D: nn.Module,
+              opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, loss: GanLoss) -> GanStep:
+        """The step on eager passes, without EMA or memory-layout change: what the theory lab's experiments drive,
+        one update at a time, to train exactly as the loop does."""
+        return cls(config, dataset, rng, G, D, G, D, G, D, D, opt_g, opt_d, loss, None, lambda x: x)
+
     def __post_init__(self) -> None:
         self.conditional = self.G.num_classes > 0
         self.batch = self.config.data.batch_size * getattr(self.G, "ensemble_size", 1)  # an ensemble of S nets takes S batches
