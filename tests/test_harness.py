@@ -179,6 +179,57 @@ def test_translation_resume_mid_interval_logs_the_uninterrupted_averages(tmp_pat
         assert torch.equal(value, resumed.generators.state_dict()[key]), key
 
 
+# A CLI whose optimiser steps each take 50 ms longer, so that a kill lands mid-run (sleeping changes no number).
+THROTTLED_CLI = """
+import sys, time, torch
+torch.set_num_threads(1)
+adam_step = torch.optim.Adam.step
+def slow_step(self, *args, **kwargs):
+    time.sleep(0.05)
+    return adam_step(self, *args, **kwargs)
+torch.optim.Adam.step = slow_step
+from gankit.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_translation_killed_with_sigkill_resumes_to_the_uninterrupted_weights(tmp_path):
+    """pix2pix in a fresh interpreter, SIGKILLed after its first checkpoint, resumed: every weight and every logged
+    number equals those of the same run uninterrupted."""
+    import random
+    import signal
+    import time
+
+    data, env = _pairs(tmp_path / "ab"), {**os.environ, "OMP_NUM_THREADS": "1"}
+    sets = [f"--set={k}={v}" for k, v in {**TINY_TRANSLATION, "train.steps": 16}.items()]
+
+    def cli(*args):
+        return subprocess.Popen([sys.executable, "-c", THROTTLED_CLI, *args], env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def train_argv(out):
+        return ["train", "pix2pix", "--data", data, "--out", str(out), "--no-progress", *sets]
+
+    assert cli(*train_argv(tmp_path / "full")).wait(240) == 0
+    victim = cli(*train_argv(tmp_path / "run"))
+    first = tmp_path / "run" / "checkpoints" / "step-00000002.pt"
+    deadline = time.monotonic() + 240
+    while not first.is_file() and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(random.Random(3).uniform(0.0, 0.3))
+    assert victim.poll() is None, "the run finished before it could be killed"
+    victim.send_signal(signal.SIGKILL)
+    assert victim.wait(60) == -signal.SIGKILL
+    assert not (tmp_path / "run" / "checkpoints" / "step-00000016.pt").exists()
+    resumed = cli("train", "--resume", str(tmp_path / "run"), "--no-progress")
+    assert resumed.wait(240) == 0, resumed.stderr.read()[-2000:]
+    full, run = load_file(tmp_path / "full" / "generator.safetensors"), load_file(tmp_path / "run" / "generator.safetensors")
+    assert full.keys() == run.keys() and all(torch.equal(full[k], run[k]) for k in full)
+    drop = ("steps_per_s", "time")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in _records(tmp_path / "run")] == \
+           [{k: v for k, v in r.items() if k not in drop} for r in _records(tmp_path / "full")]
+
+
 def test_translation_writes_tensorboard_events(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
