@@ -39,7 +39,7 @@ train() {  # name, seconds, then gankit train's arguments
     step "machine"
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     python3 -c "import torch; print('torch', torch.__version__, '| cuda available', torch.cuda.is_available(), '| device count', torch.cuda.device_count())"
-    python3 -c "from gankit.training.loop import resolve_device; print('train.device=auto ->', resolve_device('auto'))"
+    python3 -c "from gankit.training.harness import resolve_device; print('train.device=auto ->', resolve_device('auto'))"
 
     step "tests (precision, layout, compilation, penalties, translation)"
     timeout 120 python3 -m pytest -q -x -p no:cacheprovider tests/test_penalties.py tests/test_precision.py \

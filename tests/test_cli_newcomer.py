@@ -34,7 +34,7 @@ def test_config_lists_every_key_with_the_recipe_and_data_defaults(capsys):
     rows = _rows(capsys.readouterr().out)
     assert set(rows) == set(valid_keys()[1:])
     assert rows["model.arch"][1:3] == ["str", "dcgan"] and "sagan" in rows["model.arch"][3]
-    assert rows["data.batch_size"][1:4] == ["int", "32", "> 0"]  # the recipe's batch (image kind: 64), and its constraint
+    assert rows["data.batch_size"][1:4] == ["int", "32", "in [1, 1048576]"]  # the recipe's batch (image kind: 64), and its constraint
     assert rows["optim.lr_d"][2] == "0.0002" and rows["optim.beta1"][2] == "0.5"
     assert rows["train.precision"][3] == "'fp32' or 'bf16'"
     assert rows["loss.gp_weight"][4].startswith("λ of the gradient penalty")
@@ -114,7 +114,7 @@ def test_classifier_train_never_writes_the_shipped_weights_unless_asked(tmp_path
 
 
 def test_translation_folders_default_to_64_px_and_say_so():
-    from gankit.data.translation_folders import FOLDER_IMAGE_SIZE
+    from gankit.translation.folders import FOLDER_IMAGE_SIZE
     from gankit.cli.train import translation_image_size
     from gankit.training.launch import resolve_run_config
 

@@ -13,7 +13,8 @@ ARGS; ``make TARGET`` runs the ``gankit`` lines of that Makefile target by the s
 
 User files the examples name (:data:`FABRICATED`: a folder of faces, facades/, horses/, zebras/, digit.png) are
 fabricated as a few small random images. A command is skipped, with the reason, only when it needs something
-absent here: Fashion-MNIST (``make system-data``), a CUDA device, or the output of a skipped command; ``make test``
+absent here: Fashion-MNIST (``make system-data``), CIFAR-10 or CelebA files or the Inception Score's weights (a
+download; the user's), a CUDA device, or the output of a skipped command; ``make test``
 is this suite itself. The package's shipped weights must be byte-identical after every document.
 
 A new documented command is run by the same rule; if it needs a new user file, add it to FABRICATED.
@@ -40,6 +41,7 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 TINY_OPTIONS: dict[str, str | None] = {  # option -> tiny value (None: a flag, added)
     "--steps": "2",
     "--image-steps": "2",
+    "--colour-steps": "2",
     "--n": "16",
     "--epochs": "1",
     "--max-examples": "128",
@@ -149,6 +151,23 @@ def _absent(argv: list[str], skipped_outputs: list[str]) -> str | None:
 
         if not torch.cuda.is_available():
             return "needs a CUDA device"
+    data = argv[argv.index("--data") + 1] if "--data" in argv[:-1] else None
+    if data in ("cifar10", "celeba"):  # downloaded (CIFAR-10) or the user's files (CelebA): never here offline
+        from gankit.data.celeba import CELEBA
+        from gankit.data.cifar import CIFAR10
+        from gankit.data.download import cache_dir
+
+        cached = cache_dir() / data / {"cifar10": CIFAR10, "celeba": CELEBA}[data].name
+        if not cached.exists():
+            return f"needs {cached} (or data.root), absent here and not downloaded offline"
+    metrics = argv[argv.index("--metrics") + 1].split(",") if "--metrics" in argv[:-1] else []
+    if "is" in metrics:  # the Inception Score's logit weights: a download or the user's file
+        from gankit.data.download import cache_dir
+        from gankit.metrics.inception_score import INCEPTION_FULL, WEIGHTS_ENV
+
+        cached = cache_dir() / INCEPTION_FULL.dataset / INCEPTION_FULL.name
+        if not os.environ.get(WEIGHTS_ENV) and not cached.exists():
+            return f"needs the full Inception's weights ({cached} or ${WEIGHTS_ENV}), absent here"
     for out in skipped_outputs:
         if any(token.rstrip("/") == out or token.startswith(out + "/") for token in argv):
             return f"needs {out}, the output of a skipped command"

@@ -22,6 +22,7 @@ from gankit.cli import main
 from gankit.config import Config, set_value
 from gankit.errors import GankitError
 from gankit.recipes import resolve_config
+from gankit.training.checkpoint import save_checkpoint
 from gankit.training.finite import non_finite_entry
 from gankit.training.harness import Harness
 from gankit.training.loop import train
@@ -114,7 +115,7 @@ def test_rollback_skips_a_non_finite_checkpoint(tmp_path, tiny_overrides):
     poisoned = tmp_path / "run" / "checkpoints" / "step-00000010.pt"
     state = torch.load(poisoned, weights_only=True)
     state["G"] = {k: torch.full_like(v, math.nan) if v.is_floating_point() else v for k, v in state["G"].items()}
-    torch.save(state, poisoned)
+    save_checkpoint(poisoned, state)  # a whole file, hash and identity included: only its weights are NaN
     (tmp_path / "run" / "checkpoints" / "step-00000008.pt").unlink()
     set_value(config, "train.steps", 14)
     train(config, tmp_path / "run", resume=True, progress=False)  # resumes from the NaN step 10, diverges at 12

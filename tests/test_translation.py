@@ -318,7 +318,7 @@ def test_pix2pix_trains_and_translates_from_a_copied_run_directory(tmp_path):
     shutil.rmtree(tmp_path / "run")
     Image.new("RGB", (30, 20), (255, 0, 0)).save(tmp_path / "in.png")
     (written,) = translate(moved, tmp_path / "in.png", tmp_path / "out", device="cpu")
-    assert written == tmp_path / "out" / "in.png" and Image.open(written).size == (16, 16)
+    assert written == tmp_path / "out" / "AtoB" / "in.png" and Image.open(written).size == (16, 16)
     # Same pixels as the trained generator in eval mode.
     x = torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1).expand(1, 3, 16, 16)
     expected = ((result.generators["G_AB"].eval()(x).clamp(-1, 1) + 1) * 127.5).round()

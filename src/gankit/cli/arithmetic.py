@@ -10,16 +10,16 @@ from gankit.errors import GankitError
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("arithmetic", help="decode A - B + C of averaged latents (DCGAN's vector arithmetic) as a grid")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run directory written by `gankit train` (an image GAN's generator)")
     for name in ("a", "b", "c"):
         p.add_argument(f"--{name}", required=True, metavar="SPEC",
                        help=f"concept {name.upper()}: comma-separated sample indices of --samples, or class:K (conditional runs)")
     p.add_argument("--samples", help="FILE.npz written by `gankit generate DIR --out FILE.npz` (holds each sample's z and label)")
     p.add_argument("--columns", type=int, default=8, help="samples per row (default 8)")
     p.add_argument("--noise", type=float, default=0.25, help="uniform noise in [-NOISE, NOISE] added per column to concept latents (default 0.25, the paper's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the per-column noise (default 0)")
     p.add_argument("--out", required=True, help="FILE.png: rows A, B, C and A - B + C")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     p.set_defaults(func=handle)
 
 

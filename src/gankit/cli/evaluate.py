@@ -83,7 +83,7 @@ def _truncation_curve(args: argparse.Namespace, metrics: list[str] | None) -> No
     from gankit.cli.generate import _numbers
     from gankit.evaluation.truncation import truncation_curve
     from gankit.progress import wants_progress
-    from gankit.training.loop import resolve_device
+    from gankit.training.harness import resolve_device
     from gankit.training.run_dir import write_json
 
     if not args.run_dir or args.real is not None or args.fake is not None:

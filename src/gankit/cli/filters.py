@@ -10,7 +10,7 @@ from gankit.errors import GankitError
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("filters", help="D's filters and its most responsive feature maps for an image, random init vs trained")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run directory written by `gankit train` (its checkpoints hold D)")
     p.add_argument("--index", type=int, default=0, help="the image: this example of the run's data set (default 0)")
     p.add_argument("--split", default="test", help="split of the data set --index reads (default test)")
     p.add_argument("--layer", type=int, default=1, help="which conv layer of D, from 1 (default 1, the first)")

@@ -42,6 +42,7 @@ def evaluate_run(
     real_split: str | None = None,
     progress: bool | None = None,
     device: str | None = None,
+    score_final: bool = True,
 ) -> dict[str, Any]:
     """Score a run directory; write ``DIR/eval.json`` (and ``json_path`` if given).
 
@@ -53,8 +54,9 @@ def evaluate_run(
 
     A run trained with an EMA of G is scored twice: ``metrics``/``protocol`` for the EMA weights (what
     ``generate`` samples by default) and ``final: {"metrics", "protocol"}`` for the final (raw) weights;
-    each protocol's ``generator`` says which. Image and translation results are also appended, with the
-    generator's step, to ``DIR/eval-history.jsonl`` (the history ``gankit report`` charts).
+    each protocol's ``generator`` says which (``score_final=False``: the EMA weights only). Image and
+    translation results are also appended, with the generator's step, to ``DIR/eval-history.jsonl`` (the
+    history ``gankit report`` charts).
     """
     run = RunDir(Path(run_dir))
     config = run.load_config()
@@ -84,7 +86,7 @@ def evaluate_run(
                 raise GankitError(f"--n must be positive, got {n}")
             metrics = vector_metrics(metrics, config.data)
             result = evaluate_vectors(run.path, metrics, n, seed)
-            if run.has_final_generator():
+            if score_final and run.has_final_generator():
                 result["final"] = evaluate_vectors(run.path, metrics, n, seed, weights="final")
             write_json(run.path / "eval.json", result)
             if json_path:
@@ -96,7 +98,7 @@ def evaluate_run(
         arguments = (run.path, config, metrics, n or None, seed, features, real_split, progress,
                      resolve_device(device or "auto"), generator_info)
         result = evaluate_images(*arguments)
-        if run.has_final_generator():
+        if score_final and run.has_final_generator():
             result["final"] = evaluate_images(*arguments, weights="final")
     write_json(run.path / "eval.json", result)
     _append_history(run.path, generator_info.get("step"), result)
