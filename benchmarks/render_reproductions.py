@@ -53,7 +53,11 @@ EXPLANATIONS = {
         "left their start at this budget: with D = 1/4 G the discriminator stays at chance (D loss about 2 log 2 "
         "from step 500 on), with D = 1/2 G it wins (D loss towards 0) while G still draws noise, and every one of "
         "the 25,600 samples of every run falls in one mode (KL = log 1000). These rows are not a reproduction of "
-        "Table 3; they say only that it needs a GPU's budget (`--budget 1.0`).",
+        "Table 3; they say only that it needs a GPU's budget (`--budget 1.0`). The nets were checked against the "
+        "authors' model.py (D: 3x3 stride-2 convolutions of 2-4-8 or 4-8-16 filters, batch norm, LeakyReLU 0.3, one "
+        "linear output; G: linear to 4x4x64, 3x3 transposed convolutions to 7x7x32, 14x14x16, 28x28x8, a 3x3 "
+        "convolution to 3 channels, tanh) and its config (z 256, Adam 2e-4 / 1e-4, betas 0.5 / 0.99, batch 128, "
+        "500,000 steps).",
         "gankit's own dcgan and pacgan recipes (larger nets, the recipes' settings) cover 973 and 937 of the 1000 "
         "modes at the same 2,000 steps; the recipe rows use EMA generators as the recipes do.",
         "Modes are counted with gankit's MNIST classifier, not the paper's; a misread digit moves a sample to "
