@@ -5,7 +5,8 @@ The seeds' parallel lines as a training run: the data are p = (0, Y), Y ~ U(0, 1
 ``parallel-lines``), and the generator is the seeds' family q_θ = (θ, Y) with one parameter θ, started at
 θ₀ = 1, so W1(p, q_θ) = |θ| is known exactly at every step (see ``js-vs-wasserstein``). As the theory
 assumes, the discriminator (an MLP, Adam) is first trained close to optimality against q_θ₀, then D and
-θ alternate one step each; θ follows plain gradient descent, a step proportional to the gradient.
+θ alternate one step each; θ follows plain gradient descent, a step proportional to the gradient. Both
+updates are the GAN loop's own (:class:`~gankit.training.loop.GanStep`), with G(z) = (θ, Φ(z)), z ~ N(0, 1).
 
 - minimax loss, no noise: the supports are disjoint, D saturates, ∂/∂θ E[log(1 − D(θ, Y))] ∝ D(G(z))
   vanishes and θ stalls near 1 (the JS divergence is log 2 whatever θ ≠ 0 is, so it has nothing to say);
@@ -19,67 +20,79 @@ assumes, the discriminator (an MLP, Adam) is first trained close to optimality a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+from torch import nn
 
+from gankit.config import Config
 from gankit.data import build_dataset
 from gankit.experiments import ExperimentContext, make_verdict, register_experiment
 from gankit.experiments._common import model_seed, new_figure, save_figure
-from gankit.losses import minimax_discriminator_loss, minimax_generator_loss, modified_generator_loss
+from gankit.losses import get_loss
 from gankit.metrics.toy import wasserstein1
+from gankit.nets import sample_latent
 from gankit.nets.mlp import MLPDiscriminator
-from gankit.penalties import add_instance_noise, instance_noise_std
+from gankit.penalties import instance_noise_std
+from gankit.training.loop import GanStep
 
 THETA_0, NOISE_STD, ANNEAL_FRACTION = 1.0, 1.0, 0.75
 LR_THETA, LR_D, BATCH = 0.05, 1e-3, 256
-SETTINGS = {  # name: (generator loss, instance noise?, label)
-    "minimax": (minimax_generator_loss, False, "minimax, no noise"),
-    "minimax+noise": (minimax_generator_loss, True, f"minimax, instance noise σ₀ = {NOISE_STD:g}"),
-    "nonsaturating": (modified_generator_loss, False, "−log D, no noise"),
+SETTINGS = {  # name: (loss, instance noise?, label); both losses train D on the minimax loss
+    "minimax": ("minimax", False, "minimax, no noise"),
+    "minimax+noise": ("minimax", True, f"minimax, instance noise σ₀ = {NOISE_STD:g}"),
+    "nonsaturating": ("nsgan", False, "−log D, no noise"),
 }
 COLOURS = {"minimax": "tab:red", "minimax+noise": "tab:green", "nonsaturating": "tab:blue"}
 
 
+class LineGenerator(nn.Module):
+    """The seeds' family q_θ = (θ, Y), Y ~ U(0, 1), as a generator of z ~ N(0, 1): G(z) = (θ, Φ(z)), with Φ the
+    standard normal CDF (so Φ(z) ~ U(0, 1)); differentiable in its one parameter θ."""
+
+    def __init__(self, theta: float):
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor(float(theta)))
+        self.z_dim, self.num_classes = 1, 0
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        y = 0.5 * (1.0 + torch.erf(z[:, 0] / math.sqrt(2.0)))
+        return torch.stack([self.theta.expand(z.shape[0]), y], dim=1)
+
+
 def _train(ctx: ExperimentContext, setting: str, seed: int, steps: int, pretrain: int) -> dict:
-    generator_loss, noisy, _ = SETTINGS[setting]
+    loss_name, noisy, _ = SETTINGS[setting]
     data = build_dataset("parallel-lines", ctx.device)
-    rng = ctx.rng(1000 * seed + 1)
     model_seed(seed, 0)
     D = MLPDiscriminator(2, hidden=64, layers=2).to(ctx.device)
+    G = LineGenerator(THETA_0).to(ctx.device)
     opt_d = torch.optim.Adam(D.parameters(), lr=LR_D, betas=(0.5, 0.999))
-    theta = torch.nn.Parameter(torch.tensor(THETA_0, device=ctx.device))
-    opt_g = torch.optim.SGD([theta], lr=LR_THETA)
+    opt_g = torch.optim.SGD(G.parameters(), lr=LR_THETA)
+    config = Config()
+    config.data.batch_size = BATCH
+    # The GAN loop's own critic and generator updates, one at a time: D alone first (its head start), then both.
+    step_box = GanStep.plain(config, data, ctx.rng(1000 * seed + 1), G, D, opt_g, opt_d, get_loss(loss_name))
+    totals = {"penalty": torch.zeros((), device=ctx.device)}
     anneal = max(int(ANNEAL_FRACTION * steps), 1)
-
-    def fake(n: int) -> torch.Tensor:  # q_θ = (θ, Y), differentiable in θ
-        y = data.sample_line(n, rng)[:, 1]
-        return torch.stack([theta.expand(n), y], dim=1)
-
     out = {"step": [], "theta": [], "grad_theta": [], "loss_d": [], "sigma": []}
     for step in range(-pretrain, steps):
         sigma = instance_noise_std(max(step, 0), NOISE_STD, anneal) if noisy else 0.0
-        real_in = add_instance_noise(data.sample(BATCH, rng)[0], sigma, rng)
-        fake_in = add_instance_noise(fake(BATCH).detach(), sigma, rng)
-        loss_d = minimax_discriminator_loss(D(real_in), D(fake_in))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        loss_d = step_box.critic_update(sigma, totals)
         if step < 0:
             continue  # D's head start: close to optimal before θ moves
-        loss_g = generator_loss(D(add_instance_noise(fake(BATCH), sigma, rng)))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        out["theta"].append(G.theta.detach().clone())  # θ the gradient below is taken at
+        step_box.generator_update(sigma, totals)
         out["step"].append(step)
-        out["grad_theta"].append(theta.grad.detach().abs())
-        out["theta"].append(theta.detach().clone())
+        out["grad_theta"].append(G.theta.grad.detach().abs())
         out["loss_d"].append(loss_d.detach())
         out["sigma"].append(sigma)
-        opt_g.step()
     for key in ("theta", "grad_theta", "loss_d"):  # one host transfer per run, not per step
         out[key] = torch.stack(out[key]).cpu().tolist()
-    final_theta = float(theta.detach())
+    final_theta = float(G.theta.detach())
+    rng = step_box.rng
     with torch.no_grad():
-        samples = fake(1000)
+        samples = G(sample_latent(1000, 1, rng, ctx.device))
     out["w1_final"] = abs(final_theta)
     out["w1_final_pot"] = wasserstein1(samples, data.sample(1000, rng)[0])
     out["theta_final"] = final_theta
