@@ -40,3 +40,10 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+
+
+def print_catalogue(names: list[str], summary) -> None:
+    """One line per name: the name, padded to the longest, then ``summary(name)`` (``--list`` of a registry)."""
+    width = max(len(name) for name in names)
+    for name in names:
+        print(f"{name.ljust(width)}  {summary(name)}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gankit.cli._common import print_catalogue
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("experiment", help="run a theory-lab experiment: figure, numbers and a verdict")
@@ -21,10 +23,7 @@ def handle(args: argparse.Namespace) -> int:
     from gankit.experiments import experiment_names, experiment_summary, run_experiment
 
     if args.list:
-        names = experiment_names()
-        width = max(len(n) for n in names)
-        for name in names:
-            print(f"{name.ljust(width)}  {experiment_summary(name)}")
+        print_catalogue(experiment_names(), experiment_summary)
         return 0
     if not args.name:
         print("gankit experiment: give an experiment NAME or --list")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gankit.cli._common import add_no_progress, parse_workers
+from gankit.cli._common import add_no_progress, parse_workers, print_catalogue
 
 
 def add_parser(subparsers) -> None:
@@ -32,10 +32,7 @@ def handle(args: argparse.Namespace) -> int:
     from gankit.reproductions import reproduction_names, reproduction_summary, run_reproduction
 
     if args.list:
-        names = reproduction_names()
-        width = max(len(n) for n in names)
-        for name in names:
-            print(f"{name.ljust(width)}  {reproduction_summary(name)}")
+        print_catalogue(reproduction_names(), reproduction_summary)
         return 0
     if not args.name:
         print("gankit reproduce: give a reproduction NAME or --list")
