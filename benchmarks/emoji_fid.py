@@ -8,13 +8,16 @@ Protocol (one Inception forward pass for everything, features from ``get_feature
 * reference: all of ``emoji:train`` (the images the runs trained on), features cached by gankit;
 * ``emoji test split``: the ``n`` held-out ``emoji:test`` images: what a generator that drew new emoji from
   the same distribution would score at this ``n`` (FID's bias at small ``n`` included);
+* ``blurred``: the same test images through a Gaussian blur of std 1 and 2 px: still plainly emoji to the eye,
+  with the fine detail gone; they calibrate what a recognisable but imperfect image scores;
 * ``shuffled pixels``: the same test images with their pixel positions permuted (one seeded permutation per
   image, the three channels kept together): the colours are right, every shape is gone; a generator at or
   above this number draws colour blobs, not emoji;
-* each run: ``n`` samples of its generator (seed 0; its EMA weights when it kept them).
+* each run: ``n`` samples of its generator (seed 0), from its EMA weights and its final weights when it kept
+  an EMA, else from its final weights.
 
 The same ``n`` on every scored side keeps the numbers comparable. With ``--grids`` each run's 8x8 sample
-grid (seed 0) is written as ``<grids>/emoji-<recipe>.png``.
+grid (seed 0, the sampling weights) is written as ``<grids>/emoji-<run folder name>.png``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,18 @@ def shuffle_pixels(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return flat.gather(2, order[:, None, :].expand(-1, c, -1)).reshape(n, c, h, w)
 
 
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Each channel convolved with a normalised Gaussian of std ``sigma`` px (radius 3 sigma, edges replicated)."""
+    radius = max(1, round(3 * sigma))
+    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype)
+    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    c = images.shape[1]
+    padded = torch.nn.functional.pad(images, (radius,) * 4, mode="replicate")
+    rows = torch.nn.functional.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return torch.nn.functional.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*", type=Path)
@@ -58,21 +73,27 @@ def main() -> None:
     train = build_dataset("emoji", split="train")
     real = real_features("emoji", "train", len(train), net, seed=0, progress=False)
     test = build_dataset("emoji", split="test").x[: args.n]
-    rows = {"emoji test split": test, "shuffled pixels (test split)": shuffle_pixels(test)} if args.baselines else {}
+    rows = {"emoji test split": test, "test split blurred, sigma 1 px": gaussian_blur(test, 1.0),
+            "test split blurred, sigma 2 px": gaussian_blur(test, 2.0),
+            "shuffled pixels (test split)": shuffle_pixels(test)} if args.baselines else {}
     results = []
     for name, images in rows.items():
         results.append({"scored": name, "n": len(images), "fid": fid_from_features(real, extract_features(net, images, progress=False))})
         print(f"{name:40s} FID {results[-1]['fid']:.1f}", flush=True)
+        if args.grids and "blurred" in name:
+            save_grid(images[:64], args.grids / f"emoji-test-blurred-{name.split()[-2]}px.png", nrow=8)
     for run in args.runs:
-        trained = gankit.load(run, "cpu")
-        fakes = trained.generate(args.n, seed=0)
         info = json.loads((run / "generator.json").read_text()) if (run / "generator.json").is_file() else {}
-        results.append({"scored": f"{trained.config.recipe} ({run.name}), step {info.get('step')}", "n": args.n,
-                        "fid": fid_from_features(real, extract_features(net, fakes, progress=False)),
-                        "weights": "EMA" if info.get("ema") else "final"})
-        print(f"{results[-1]['scored']:40s} FID {results[-1]['fid']:.1f}", flush=True)
-        if args.grids:
-            save_grid(trained.generate(64, seed=0), args.grids / f"emoji-{trained.config.recipe}.png", nrow=8)
+        # A run that kept an EMA is scored with both weights: the average samples, the raw G is what trained.
+        for weights in ("ema", "final") if info.get("ema") else ("final",):
+            trained = gankit.load(run, "cpu", weights=weights)
+            fakes = trained.generate(args.n, seed=0)
+            results.append({"scored": f"{trained.config.recipe} ({run.name}), step {info.get('step')}, {weights}",
+                            "run": run.name, "step": info.get("step"), "weights": weights, "n": args.n,
+                            "fid": fid_from_features(real, extract_features(net, fakes, progress=False))})
+            print(f"{results[-1]['scored']:40s} FID {results[-1]['fid']:.1f}", flush=True)
+            if args.grids and weights == ("ema" if info.get("ema") else "final"):
+                save_grid(trained.generate(64, seed=0), args.grids / f"emoji-{run.name}.png", nrow=8)
     summary = {"reference": f"emoji:train, all {len(train)} images", "feature_net": f"{net.name} ({net.hash})",
                "rows": results, "machine": platform.processor() or platform.machine(),
                "seconds": time.perf_counter() - started}

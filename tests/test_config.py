@@ -77,7 +77,7 @@ def test_yaml_file(tmp_path):
 
 def test_parse_assignments():
     assert parse_assignments(["a.b=1", "c.d= x"]) == {"a.b": "1", "c.d": " x"}
-    with pytest.raises(GankitError, match="key=value"):
+    with pytest.raises(GankitError, match="must be KEY=VALUE"):
         parse_assignments(["novalue"])
 
 

@@ -101,7 +101,7 @@ def test_metric_mistakes_are_one_line_errors(mnist_run, tmp_path):
                    tmp_path / "ring", progress=False).run_dir
     with pytest.raises(GankitError, match="'fid' is for image runs"):
         evaluate_run(vector, metrics=["fid"])
-    with pytest.raises(GankitError, match="--features is for image runs"):
+    with pytest.raises(GankitError, match="features is for image runs"):
         evaluate_run(vector, features="mnist")
     assert set(evaluate_run(vector, n=50)["metrics"]) >= {"modes", "w1"}  # the vector path as before
     assert not (vector / "eval-history.jsonl").exists()

@@ -82,7 +82,7 @@ def test_seed_groups_are_consecutive_and_balanced():
     assert seed_groups(list(range(10)), 3) == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
     assert seed_groups([4, 7], 1) == [[4, 7]]
     for bad in (0, 6):
-        with pytest.raises(GankitError, match="--workers"):
+        with pytest.raises(GankitError, match="workers: an ensemble"):
             seed_groups(list(range(10)), bad)
 
 
@@ -172,7 +172,7 @@ def test_resume_keeps_a_finished_sweep_and_extends_one_to_more_steps(tmp_path, t
     assert sorted(p.name for p in (out / "ensemble" / "checkpoints").iterdir()) == checkpoints
     assert (out / "seed-0" / "eval.json").stat().st_mtime_ns == scored
 
-    with pytest.raises(GankitError, match="--steps 10 is fewer than the 20 steps"):
+    with pytest.raises(GankitError, match="steps 10 is fewer than the 20 steps"):
         resume_sweep(out, steps=10)
     assert main(["sweep", "--resume", str(out), "--steps", "30", "--no-progress"]) == 0
     assert "2 seeds trained and scored together" in capsys.readouterr().out

@@ -368,7 +368,7 @@ def parse_assignments(assignments: list[str]) -> dict[str, str]:
     for item in assignments:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise GankitError(f"--set expects key=value, got {item!r}")
+            raise GankitError(f"a config override must be KEY=VALUE, got {item!r}")
         result[key.strip()] = value
     return result
 

@@ -80,9 +80,9 @@ def parse_seeds(text: str) -> list[int]:
             elif part.strip():
                 seeds.append(int(part))
     except ValueError:
-        raise GankitError(f"--seeds expects ranges like 0-9 or lists like 0,3,7, got {text!r}") from None
+        raise GankitError(f"seeds are ranges like 0-9 or lists like 0,3,7, got {text!r}") from None
     if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
-        raise GankitError(f"--seeds must be distinct non-negative integers, got {text!r}")
+        raise GankitError(f"seeds must be distinct non-negative integers, got {text!r}")
     if len(seeds) < 2:
         raise GankitError(f"a sweep needs at least 2 seeds, got {text!r}")
     return seeds
@@ -118,7 +118,7 @@ def seed_ensemble(model: ModelConfig, shape: tuple[int, ...], seeds: list[int]) 
 def seed_groups(seeds: list[int], workers: int) -> list[list[int]]:
     """``seeds`` split into ``workers`` runs of consecutive seeds, sizes differing by at most one."""
     if not 1 <= workers <= len(seeds) // 2:
-        raise GankitError(f"--workers: an ensemble needs at least 2 seeds, so {len(seeds)} seeds allow 1 to "
+        raise GankitError(f"workers: an ensemble needs at least 2 seeds, so {len(seeds)} seeds allow 1 to "
                           f"{max(1, len(seeds) // 2)} workers, got {workers}")
     size, extra = divmod(len(seeds), workers)
     groups, start = [], 0
@@ -238,7 +238,7 @@ def _resume_plan(out: Path, plan: Any, steps: int | None, progress: bool | None)
     plan = {key: value for key, value in plan.items() if key not in ("seconds", "summary", "per_seed")}  # the plan alone
     if steps is not None:
         if steps < config.train.steps:
-            raise GankitError(f"--steps {steps} is fewer than the {config.train.steps} steps the sweep in {str(out)!r} "
+            raise GankitError(f"steps {steps} is fewer than the {config.train.steps} steps the sweep in {str(out)!r} "
                               "was planned with (a resume can extend a sweep, not shorten it)")
         config.train.steps = steps
         plan = {**plan, "config": config.to_dict(), "complete": False}

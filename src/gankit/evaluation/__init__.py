@@ -68,7 +68,7 @@ def evaluate_run(
     check_seed(seed)
     check_sample_count(n)
     if n is not None and n < 0:
-        raise GankitError(f"--n must be positive, got {n}")
+        raise GankitError(f"the sample count n must be positive, got {n}")
     progress = wants_progress(progress)
     generator_info = _generator_info(run)
     from gankit.translation.config import is_translation_recipe
@@ -79,11 +79,11 @@ def evaluate_run(
         meta = run.load_meta(required=("data_shape",))
         if len(meta["data_shape"]) == 1:
             if features is not None or real_split is not None:
-                option = "--features" if features is not None else "--real-split"
+                option = "features" if features is not None else "real_split"
                 raise GankitError(f"{option} is for image runs; {config.data.name!r} is vector data")
             n = n or config.train.eval_samples
             if n <= 0:
-                raise GankitError(f"--n must be positive, got {n}")
+                raise GankitError(f"the sample count n must be positive, got {n}")
             metrics = vector_metrics(metrics, config.data)
             result = evaluate_vectors(run.path, metrics, n, seed)
             if score_final and run.has_final_generator():

@@ -74,7 +74,7 @@ def evaluate_datasets(
     real_name, real_split = parse_dataset_spec(real)
     fake_name, fake_split = parse_dataset_spec(fake)
     if n is not None and n <= 0:
-        raise GankitError(f"--n must be positive, got {n}")
+        raise GankitError(f"the sample count n must be positive, got {n}")
     metrics = image_metrics(metrics, real_name)
     logit_weights = logit_weights_for(metrics)
     if "modes" in metrics and fake_name != STACKED:
