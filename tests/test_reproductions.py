@@ -22,6 +22,7 @@ def test_verdict_compares_within_two_standard_errors():
     assert verdict(make_row("ring8", "GAN", "modes", 6.3, 0.5, 8.0, 0.1, 10)) == "above the paper by 1.70, better"
     assert verdict(make_row("ring8", "GAN", "reverse_kl", 0.45, None, 0.9, 0.1, 10)) == "above the paper by 0.45, worse"
     assert verdict(make_row("ring8", "best", "modes", None, None, 8.0, 0.0, 10)).startswith("gankit's own row")
+    assert verdict(make_row("ring8", "GAN", "hq_fraction", 0.982, None, 0.40, 0.09, 5)) == "below the paper by 58.2 points, worse"
     assert "hq_fraction" not in markdown_table({"rows": [make_row("ring8", "GAN", "hq_fraction", 0.98, None, 0.5, 0.1, 5)]}).split("|")[4]
 
 

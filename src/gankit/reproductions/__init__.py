@@ -130,7 +130,8 @@ def verdict(row: dict[str, Any]) -> str:
     side = "above" if gap > 0 else "below"
     higher = HIGHER_IS_BETTER.get(row["metric"])
     quality = "" if higher is None else (", better" if (gap > 0) == higher else ", worse")
-    return f"{side} the paper by {_number(abs(gap), row['metric'])}{quality}"
+    size = f"{100 * abs(gap):.1f} points" if row["metric"] == "hq_fraction" else _number(abs(gap), row["metric"])
+    return f"{side} the paper by {size}{quality}"
 
 
 def _number(value: float | None, metric: str = "") -> str:
