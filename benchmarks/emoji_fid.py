@@ -13,6 +13,8 @@ Protocol (one Inception forward pass for everything, features from ``get_feature
 * ``shuffled pixels``: the same test images with their pixel positions permuted (one seeded permutation per
   image, the three channels kept together): the colours are right, every shape is gone; a generator at or
   above this number draws colour blobs, not emoji;
+* beside each FID, the mean RMS pixel distance of the scored images to their nearest training image: the held-out
+  split's value is what new emoji score, a generator far below it copies its training set;
 * each run: ``n`` samples of its generator (seed 0), from its EMA weights and its final weights when it kept
   an EMA, else from its final weights.
 
@@ -59,6 +61,14 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     return torch.nn.functional.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
+def nearest_train_rms(images: torch.Tensor, train: torch.Tensor) -> float:
+    """Mean over ``images`` of the RMS pixel distance (in [-1, 1] units) to the nearest training image.
+
+    The held-out split's value is what a generator drawing new emoji scores; far below it means copies."""
+    distances = torch.cdist(images.flatten(1).double(), train.flatten(1).double())
+    return float((distances.min(dim=1).values / images[0].numel() ** 0.5).mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*", type=Path)
@@ -78,8 +88,9 @@ def main() -> None:
             "shuffled pixels (test split)": shuffle_pixels(test)} if args.baselines else {}
     results = []
     for name, images in rows.items():
-        results.append({"scored": name, "n": len(images), "fid": fid_from_features(real, extract_features(net, images, progress=False))})
-        print(f"{name:40s} FID {results[-1]['fid']:.1f}", flush=True)
+        results.append({"scored": name, "n": len(images), "fid": fid_from_features(real, extract_features(net, images, progress=False)),
+                        "nearest_train_rms": nearest_train_rms(images, train.x)})
+        print(f"{name:40s} FID {results[-1]['fid']:.1f}  nearest-train RMS {results[-1]['nearest_train_rms']:.3f}", flush=True)
         if args.grids and "blurred" in name:
             save_grid(images[:64], args.grids / f"emoji-test-blurred-{name.split()[-2]}px.png", nrow=8)
     for run in args.runs:
@@ -90,8 +101,10 @@ def main() -> None:
             fakes = trained.generate(args.n, seed=0)
             results.append({"scored": f"{trained.config.recipe} ({run.name}), step {info.get('step')}, {weights}",
                             "run": run.name, "step": info.get("step"), "weights": weights, "n": args.n,
-                            "fid": fid_from_features(real, extract_features(net, fakes, progress=False))})
-            print(f"{results[-1]['scored']:40s} FID {results[-1]['fid']:.1f}", flush=True)
+                            "fid": fid_from_features(real, extract_features(net, fakes, progress=False)),
+                            "nearest_train_rms": nearest_train_rms(fakes, train.x)})
+            print(f"{results[-1]['scored']:40s} FID {results[-1]['fid']:.1f}  "
+                  f"nearest-train RMS {results[-1]['nearest_train_rms']:.3f}", flush=True)
             if args.grids and weights == ("ema" if info.get("ema") else "final"):
                 save_grid(trained.generate(64, seed=0), args.grids / f"emoji-{run.name}.png", nrow=8)
     summary = {"reference": f"emoji:train, all {len(train)} images", "feature_net": f"{net.name} ({net.hash})",
