@@ -44,6 +44,11 @@ EXPLANATIONS = {
         "The row named 'gankit best' (PacGAN2 with an EMA 0.999 of G's weights) was chosen before the run; at this "
         "budget it is worse than PacGAN2 without EMA on the ring (6.9 vs 8.0 modes, 27% vs 34% high quality): an "
         "average of a generator that is still moving lies between its positions.",
+        "A later candidate for gankit's best ring row, run outside this table (benchmarks/results/toy/"
+        "pacgan2-lr-decay-2026-12-05.json): PacGAN2 without EMA, the learning rates decayed linearly to 0 over the "
+        "second half of 10,000 steps, reaches 8.0 ± 0.0 modes at 90.3 ± 0.6% high quality (reverse KL 0.10 ± 0.03) "
+        "over 10 seeds on the ring: the mode target (>= 7.9) is met, the high-quality target (>= 95%) missed by 4.7 "
+        "points. On the grid (seed 0 only) the same setting gives 20 modes at 10.9%: far from 24.8 at 93.6%.",
         "Remaining protocol differences: fresh samples each step (the paper: a fixed set of 100,000 points), "
         "alternating D and G updates (the paper's code updates both from the same parameters), G's batch norm over "
         "all 100·m fakes of a step (the paper's m slots are normalised separately).",
