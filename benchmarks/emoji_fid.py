@@ -8,7 +8,7 @@ Protocol (one Inception forward pass for everything, features from ``get_feature
 * reference: all of ``emoji:train`` (the images the runs trained on), features cached by gankit;
 * ``emoji test split``: the ``n`` held-out ``emoji:test`` images: what a generator that drew new emoji from
   the same distribution would score at this ``n`` (FID's bias at small ``n`` included);
-* ``blurred``: the same test images through a Gaussian blur of std 1 and 2 px: still plainly emoji to the eye,
+* ``blurred``: the same test images through gankit's Gaussian blur (the translation metric's) of std 1 and 2 px: still plainly emoji to the eye,
   with the fine detail gone; they calibrate what a recognisable but imperfect image scores;
 * ``shuffled pixels``: the same test images with their pixel positions permuted (one seeded permutation per
   image, the three channels kept together): the colours are right, every shape is gone; a generator at or
@@ -38,6 +38,7 @@ from gankit.grids import save_grid
 from gankit.metrics.features import extract_features, get_feature_net
 from gankit.metrics.frechet import fid_from_features
 from gankit.metrics.stats_cache import real_features
+from gankit.translation.translate import gaussian_blur
 
 
 def shuffle_pixels(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -47,18 +48,6 @@ def shuffle_pixels(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
     flat = images.reshape(n, c, h * w)
     order = torch.stack([torch.randperm(h * w, generator=generator) for _ in range(n)])
     return flat.gather(2, order[:, None, :].expand(-1, c, -1)).reshape(n, c, h, w)
-
-
-def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Each channel convolved with a normalised Gaussian of std ``sigma`` px (radius 3 sigma, edges replicated)."""
-    radius = max(1, round(3 * sigma))
-    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype)
-    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    c = images.shape[1]
-    padded = torch.nn.functional.pad(images, (radius,) * 4, mode="replicate")
-    rows = torch.nn.functional.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return torch.nn.functional.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
 def nearest_train_rms(images: torch.Tensor, train: torch.Tensor) -> float:
@@ -87,10 +76,15 @@ def main() -> None:
             "test split blurred, sigma 2 px": gaussian_blur(test, 2.0),
             "shuffled pixels (test split)": shuffle_pixels(test)} if args.baselines else {}
     results = []
+
+    def score(row: dict, images: torch.Tensor) -> None:
+        row.update(n=len(images), fid=fid_from_features(real, extract_features(net, images, progress=False)),
+                   nearest_train_rms=nearest_train_rms(images, train.x))
+        results.append(row)
+        print(f"{row['scored']:40s} FID {row['fid']:.1f}  nearest-train RMS {row['nearest_train_rms']:.3f}", flush=True)
+
     for name, images in rows.items():
-        results.append({"scored": name, "n": len(images), "fid": fid_from_features(real, extract_features(net, images, progress=False)),
-                        "nearest_train_rms": nearest_train_rms(images, train.x)})
-        print(f"{name:40s} FID {results[-1]['fid']:.1f}  nearest-train RMS {results[-1]['nearest_train_rms']:.3f}", flush=True)
+        score({"scored": name}, images)
         if args.grids and "blurred" in name:
             save_grid(images[:64], args.grids / f"emoji-test-blurred-{name.split()[-2]}px.png", nrow=8)
     for run in args.runs:
@@ -98,13 +92,8 @@ def main() -> None:
         # A run that kept an EMA is scored with both weights: the average samples, the raw G is what trained.
         for weights in ("ema", "final") if info.get("ema") else ("final",):
             trained = gankit.load(run, "cpu", weights=weights)
-            fakes = trained.generate(args.n, seed=0)
-            results.append({"scored": f"{trained.config.recipe} ({run.name}), step {info.get('step')}, {weights}",
-                            "run": run.name, "step": info.get("step"), "weights": weights, "n": args.n,
-                            "fid": fid_from_features(real, extract_features(net, fakes, progress=False)),
-                            "nearest_train_rms": nearest_train_rms(fakes, train.x)})
-            print(f"{results[-1]['scored']:40s} FID {results[-1]['fid']:.1f}  "
-                  f"nearest-train RMS {results[-1]['nearest_train_rms']:.3f}", flush=True)
+            score({"scored": f"{trained.config.recipe} ({run.name}), step {info.get('step')}, {weights}",
+                   "run": run.name, "step": info.get("step"), "weights": weights}, trained.generate(args.n, seed=0))
             if args.grids and weights == ("ema" if info.get("ema") else "final"):
                 save_grid(trained.generate(64, seed=0), args.grids / f"emoji-{run.name}.png", nrow=8)
     summary = {"reference": f"emoji:train, all {len(train)} images", "feature_net": f"{net.name} ({net.hash})",
