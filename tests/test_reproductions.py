@@ -69,3 +69,17 @@ def test_docs_reproductions_is_rendered_from_the_committed_results():
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "render_reproductions.py"
     result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_row_folder_planned_with_other_settings_is_refused(tmp_path, capsys):
+    from gankit.config import Config
+
+    folder = tmp_path / "pacgan-toy" / "ring8-gan"
+    folder.mkdir(parents=True)
+    other = Config()
+    other.model.pack = 3
+    (folder / "sweep.json").write_text(json.dumps({"config": other.to_dict()}))
+    with pytest.raises(GankitError, match=r"sweep\.json.*planned with other settings \(.*model\.pack"):
+        run_reproduction("pacgan-toy", tmp_path, quick=True)
+    assert main(["reproduce", "pacgan-toy", "--quick", "--out", str(tmp_path)]) == 2
+    assert "ring8-gan" in capsys.readouterr().err

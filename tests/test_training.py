@@ -158,3 +158,21 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, tiny_overrides,
     train(config, tmp_path / "shown", progress=True)
     bar = capsys.readouterr().err
     assert "nsgan on ring8" in bar and "20/20" in bar
+
+
+def test_decay_steps_keeps_one_learning_rate_schedule_over_a_run_trained_in_stages(tmp_path, tiny_overrides):
+    """optim.decay_steps: a run trained to 10 then resumed to 20 decays as one 20-step run does (not twice)."""
+    schedule = {**tiny_overrides, "optim.lr_decay": "linear", "optim.decay_start": 0.5, "train.log_every": 1}
+
+    def lr_log(run):
+        return [json.loads(line)["lr_g"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+    train(resolve_config("nsgan", "ring8", "vector", schedule), tmp_path / "whole", progress=False)
+    staged = resolve_config("nsgan", "ring8", "vector", {**schedule, "optim.decay_steps": 20, "train.steps": 10})
+    train(staged, tmp_path / "staged", progress=False)
+    assert lr_log(tmp_path / "staged") == pytest.approx(lr_log(tmp_path / "whole")[:10])  # no decay before step 10
+    staged.train.steps = 20
+    train(staged, tmp_path / "staged", resume=True, progress=False)
+    assert lr_log(tmp_path / "staged") == pytest.approx(lr_log(tmp_path / "whole"))
+    lr = staged.optim.lr_g
+    assert lr_log(tmp_path / "whole")[14] == pytest.approx(lr * 0.5) and lr_log(tmp_path / "whole")[-1] == 0.0

@@ -91,7 +91,9 @@ class OptimConfig:
     beta2: float = setting(0.999, "Adam's β2 (RMSprop's smoothing constant)")
     momentum: float = setting(0.9, "SGD's momentum")
     lr_decay: str = setting("none", "learning-rate schedule: none, or linear (to 0 at the last step)")
-    decay_start: float = setting(0.0, "fraction of train.steps after which the linear decay starts (CycleGAN/pix2pix: 0.5)")
+    decay_start: float = setting(0.0, "fraction of the schedule after which the linear decay starts (CycleGAN/pix2pix: 0.5)")
+    decay_steps: int = setting(0, "length of the learning-rate schedule, where the decay reaches 0; 0 = train.steps "
+                                  "(set it to train one schedule in stages)")
 
 
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")  # train.compile: off, or a torch.compile mode
@@ -192,6 +194,7 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "loss.identity_weight": _NON_NEGATIVE,
     "loss.ortho_weight": _NON_NEGATIVE,
     "optim.decay_start": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "optim.decay_steps": (lambda v: v >= 0, ">= 0"),
     "train.pool_size": _NON_NEGATIVE,
     "model.z_dim": _WIDTH,
     "model.g_hidden": _WIDTH,

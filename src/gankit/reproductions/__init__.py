@@ -201,7 +201,8 @@ def run_reproduction(name: str, out_dir: str | Path, quick: bool = False, trials
         results = reproduction.run(ctx)
     if not results["rows"]:
         raise GankitError(f"{str(ctx.work_dir)!r} holds no scored stage of {name!r} yet: nothing to report")
-    complete = all(row.get("step") == results["budget"]["steps"] for row in results["rows"]) and not results.get("missing")
+    complete = not results.get("missing") and all(
+        row.get("step") == row.get("planned_steps", results["budget"]["steps"]) for row in results["rows"])
     record = _json_safe({"reproduction": name, "paper": reproduction.paper, "quick": quick, "complete": complete,
                          **results, "seconds": round(time.perf_counter() - started, 1),
                          "train_seconds": round(_training_seconds(results.get("curves", {})), 1)})

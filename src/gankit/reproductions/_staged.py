@@ -59,6 +59,7 @@ def train_in_stages(folder: Path, config: Config, steps: int, score: Callable[[P
             continue
         staged = copy.deepcopy(config)
         staged.train.steps = stage
+        staged.optim.decay_steps = config.optim.decay_steps or steps  # one learning-rate schedule over all stages
         staged.train.checkpoint_every = stage
         resume = latest_checkpoint(run.checkpoints) is not None
         if resume:

@@ -20,6 +20,7 @@ step (the paper normalises each of the m slots' 100 separately).
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,10 @@ CPU_TRIALS, QUICK_TRIALS = 5, 2
 BEST_TRIALS = 10  # the issue's target is a mean over >= 10 trials
 EVAL_SAMPLES = 2500
 
-# gankit's best configuration on this table (a recipe and its overrides), trained like the paper's rows.
-BEST = {"label": "gankit best: PacGAN2 + EMA 0.999", "recipe": "pacgan", "overrides": {"train.ema": 0.999}}
+# gankit's best configuration on this table: a recipe, its overrides and its own CPU schedule (``cpu_steps``;
+# ``--steps`` and ``--budget`` set it as they set the paper rows'). Scored like the paper's rows.
+BEST = {"label": "gankit best: PacGAN2 + linear lr decay", "recipe": "pacgan",
+        "overrides": {"optim.lr_decay": "linear", "optim.decay_start": 0.5}, "cpu_steps": 10_000}
 
 
 def paper_overrides(pack: int) -> dict[str, Any]:
@@ -58,11 +61,13 @@ def train_row(ctx: ReproductionContext, folder: Path, recipe: str, data: str, ov
     """
     from gankit.sweep import resume_sweep, run_sweep
 
+    _check_same_row(folder, overrides)
     curve = Curve(folder / "curve.json")
     for stage in stages(steps):
         if curve.has(stage) or ctx.partial:
             continue
-        stage_overrides = {**overrides, "train.steps": stage, "train.checkpoint_every": stage,
+        # optim.decay_steps: every stage follows the one schedule of ``steps`` (a learning-rate decay is not restarted).
+        stage_overrides = {**overrides, "train.steps": stage, "optim.decay_steps": steps, "train.checkpoint_every": stage,
                            "train.sample_every": stage, "train.log_every": max(1, min(100, stage))}
         if (folder / "sweep.json").is_file():
             result = resume_sweep(folder, steps=stage, progress=ctx.progress)
@@ -74,7 +79,29 @@ def train_row(ctx: ReproductionContext, folder: Path, recipe: str, data: str, ov
     return curve.up_to(steps)
 
 
-def _rows(data: str, setting: str, point: dict[str, Any], paper: tuple | None, trials: int) -> list[dict[str, Any]]:
+def _check_same_row(folder: Path, overrides: dict[str, Any]) -> None:
+    """Refuse to continue a row's sweep in ``folder`` that was planned with other settings (e.g. an older best row)."""
+    from gankit.config import flatten
+    from gankit.errors import GankitError
+    from gankit.training.run_dir import read_json
+
+    path = folder / "sweep.json"
+    if not path.is_file():
+        return
+    plan = read_json(path)
+    planned = flatten(plan.get("config", {})) if isinstance(plan, dict) and isinstance(plan.get("config"), dict) else {}
+    differs = sorted(key for key, value in overrides.items() if key in planned and planned[key] != value)
+    if differs or not planned:
+        raise GankitError(f"{str(path)!r} was planned with other settings ({', '.join(differs) or 'no config'}): "
+                          "move it away or reproduce into a new output folder")
+
+
+def _slug(setting: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", setting.lower()).strip("-")
+
+
+def _rows(data: str, setting: str, point: dict[str, Any], paper: tuple | None, trials: int,
+          planned_steps: int) -> list[dict[str, Any]]:
     rows = []
     for index, metric in enumerate(METRICS):
         value = point["summary"][metric]
@@ -83,32 +110,34 @@ def _rows(data: str, setting: str, point: dict[str, Any], paper: tuple | None, t
             paper_value = {"modes": paper[0], "hq_fraction": paper[2], "reverse_kl": paper[3]}[metric]
             paper_err = paper[1] if metric == "modes" else None
         rows.append(make_row(data, setting, metric, paper_value, paper_err, value["mean"], value["se"], trials,
-                             step=point["step"]))
+                             step=point["step"], planned_steps=planned_steps))
     return rows
 
 
 @register_reproduction("pacgan-toy", "PacGAN Table 1: GAN and PacGAN2-4 on ring8 and grid25 (modes, % HQ, reverse KL)", PAPER)
 def run(ctx: ReproductionContext) -> dict[str, Any]:
     steps = ctx.schedule(PAPER_STEPS, CPU_STEPS, QUICK_STEPS)
+    best_steps = ctx.schedule(PAPER_STEPS, BEST["cpu_steps"], QUICK_STEPS)
     trials = ctx.trial_count(CPU_TRIALS, QUICK_TRIALS)
     best_trials = ctx.trial_count(BEST_TRIALS, QUICK_TRIALS) if ctx.trials is None else max(ctx.trials, 2)
     datasets = ("ring8", "grid25")
     packs = (1, 2) if ctx.quick else PACKS
     quick_overrides = {"train.eval_samples": 200} if ctx.quick else {}
     rows, curves, samples, missing = [], {}, {}, []
-    plan = [(data, SETTING[pack], "pacgan", paper_overrides(pack), trials, TABLE[data][pack]) for data in datasets for pack in packs]
+    plan = [(data, SETTING[pack], "pacgan", paper_overrides(pack), trials, TABLE[data][pack], steps)
+            for data in datasets for pack in packs]
     # gankit's best rows last, after every paper row.
-    plan += [(data, BEST["label"], BEST["recipe"], {**paper_overrides(2), **BEST["overrides"]}, best_trials, None)
-             for data in datasets]
-    for data, setting, recipe, overrides, count, paper in plan:
-        folder = ctx.work_dir / f"{data}-{setting.split(':')[0].replace(' ', '-').lower()}"
-        curve = train_row(ctx, folder, recipe, data, {**overrides, **quick_overrides}, list(range(count)), steps)
+    plan += [(data, BEST["label"], BEST["recipe"], {**paper_overrides(2), **BEST["overrides"]}, best_trials, None,
+              best_steps) for data in datasets]
+    for data, setting, recipe, overrides, count, paper, row_steps in plan:
+        folder = ctx.work_dir / f"{data}-{_slug(setting)}"
+        curve = train_row(ctx, folder, recipe, data, {**overrides, **quick_overrides}, list(range(count)), row_steps)
         if not curve:  # a partial report of a row not yet scored
             missing.append(f"{data}/{setting}")
             continue
         curves[f"{data}/{setting}"] = curve
         samples[f"{data}/{setting}"] = folder / "seed-0"
-        rows += _rows(data, setting, curve[-1], paper, count)
+        rows += _rows(data, setting, curve[-1], paper, count, row_steps)
     if not rows:
         return {"rows": []}
     _figure(ctx.out_dir / f"{ctx.name}.png", curves, samples)
@@ -116,19 +145,24 @@ def run(ctx: ReproductionContext) -> dict[str, Any]:
         "protocol": {
             "data": "ring8 (8 modes, std 0.01, radius 1) and grid25 (25 modes, std 0.05, {-4..4}^2), fresh samples each step",
             "nets": "G 4x400 ReLU + batch norm, D 3 maxout layers 200x5, N(0, 0.02) init, z 2-d N(0, I)",
-            "training": "non-saturating loss, Adam 1e-4 beta1 0.8, batch 100 packs of m, no EMA (except gankit's best row), "
-                        "alternating D/G updates",
+            "training": "non-saturating loss, Adam 1e-4 beta1 0.8, batch 100 packs of m, no EMA, alternating D/G updates; "
+                        f"gankit's best row: {BEST['label'].split(': ')[1]} ({_describe(BEST['overrides'])}), "
+                        f"{best_steps} steps",
             "evaluation": f"{EVAL_SAMPLES if not ctx.quick else 200} samples of the final generator (seed 0); HQ = within 3 std "
                           "of the nearest mode; a mode is captured by >= 1 HQ sample; reverse KL of the HQ histogram to uniform",
             "trials": f"seeds 0..{trials - 1} per paper row, 0..{best_trials - 1} for gankit's best; mean ± s.e.",
         },
         "budget": {"steps": steps, "paper_steps": PAPER_STEPS, "fraction_of_paper": round(steps / PAPER_STEPS, 4),
-                   "trials": trials, "paper_trials": 10, "scored_at": stages(steps)},
+                   "trials": trials, "paper_trials": 10, "scored_at": stages(steps), "best_steps": best_steps},
         "rows": rows,
         "missing": missing,
         "curves": curves,
         "best_configuration": copy.deepcopy(BEST),
     }
+
+
+def _describe(overrides: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in overrides.items())
 
 
 def _figure(path: Path, curves: dict[str, list[dict[str, Any]]], samples: dict[str, Path]) -> None:

@@ -129,7 +129,8 @@ class Harness:
 
     def optimizers(self, g_params, d_params) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         """G's and D's optimisers (``optim.*``), tracked with their learning-rate schedules (:func:`lr_factor`)."""
-        o, steps = self.config.optim, self.t.steps
+        o = self.config.optim
+        steps = o.decay_steps or self.t.steps  # the schedule's length: a run trained in stages keeps one schedule
         opt_g, opt_d = make_optimizer(o, g_params, o.lr_g), make_optimizer(o, d_params, o.lr_d)
         schedule = lambda step: lr_factor(step, steps, o.lr_decay, o.decay_start)  # noqa: E731
         sched_g, sched_d = (torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in (opt_g, opt_d))
