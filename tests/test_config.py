@@ -1,7 +1,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from gankit.config import Config, apply_overrides, config_from_dict, load_config_file, parse_assignments, set_value, valid_keys
+from gankit.config import Config, apply_overrides, config_from_dict, parse_assignments, set_value, valid_keys
+from gankit.config_file import load_config_file
 from gankit.errors import GankitError
 from gankit.recipes import RECIPES, resolve_config
 

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gankit.cli import main
-from gankit.config import Config, config_from_dict, load_config_file, set_value, valid_keys
+from gankit.config import Config, config_from_dict, set_value, valid_keys
+from gankit.config_file import load_config_file
 from gankit.errors import GankitError
 from gankit.evaluation import evaluate_run
 from gankit.recipes import resolve_config

@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from gankit.cli import main
-from gankit.config import load_config_file
+from gankit.config_file import load_config_file
 from gankit.data.safe_pickle import safe_load
 from gankit.errors import GankitError
 from gankit.recipes import resolve_config

@@ -28,7 +28,8 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> None:
-    from gankit.config import load_config_file, parse_assignments
+    from gankit.config import parse_assignments
+    from gankit.config_file import load_config_file
     from gankit.training.distributed import launched_rank
     from gankit.training.launch import resolve_run_config, run_label, train_run
     from gankit.training.run_dir import RunDir, next_run_dir, resuming
