@@ -10,7 +10,7 @@ from PIL import Image
 
 from gankit.cli import main
 from gankit.data import build_dataset, register
-from gankit.data.folders import ImageData
+from gankit.data.images import ImageData
 from gankit.errors import GankitError, unknown
 from gankit.evaluation import evaluate_datasets, evaluate_run
 from gankit.recipes import resolve_config

@@ -8,14 +8,8 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
-from gankit.data.folders import (
-    ImageData,
-    StreamingImageFolder,
-    build_image_folder,
-    decode_image,
-    images_to_tensor,
-    is_image_folder_path,
-)
+from gankit.data.folders import StreamingImageFolder, build_image_folder, is_image_folder_path
+from gankit.data.images import ImageData, decode_image, images_to_tensor
 from gankit.errors import GankitError
 
 

@@ -29,7 +29,7 @@ from torch import Tensor
 from gankit.data import register
 from gankit.data.base import Dataset
 from gankit.data.download import Archive, find_or_download
-from gankit.data.folders import check_image_options, images_to_tensor, reject_grayscale, reject_unknown_options
+from gankit.data.images import check_image_options, images_to_tensor, reject_grayscale, reject_unknown_options
 from gankit.errors import GankitError, unknown
 
 __all__ = ["CELEBA", "CROP", "SPLITS", "CelebAData", "celeba_files", "crop_face", "build_celeba"]

@@ -19,7 +19,7 @@ import torch
 
 from gankit.data import register
 from gankit.data.download import Archive, find_or_download
-from gankit.data.folders import (
+from gankit.data.images import (
     ImageData, check_image_options, images_to_tensor, reject_grayscale, reject_unknown_options,
 )
 from gankit.data.safe_pickle import safe_load

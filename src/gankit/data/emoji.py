@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from gankit.data import register
-from gankit.data.folders import (
+from gankit.data.images import (
     ImageData, check_image_options, images_to_tensor, reject_grayscale, reject_unknown_options,
 )
 from gankit.data.mnist import cache_dir

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from gankit.data import register
-from gankit.data.folders import ImageData, check_image_options, images_to_tensor, reject_unknown_options
+from gankit.data.images import ImageData, check_image_options, images_to_tensor, reject_unknown_options
 from gankit.errors import GankitError, unknown
 
 __all__ = ["build_fashion_mnist", "parse_idx", "fashion_split", "CLASS_NAMES", "DEFAULT_ROOT", "FASHION_INSTALL"]

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from gankit.data import register
-from gankit.data.folders import ImageData, check_image_options, images_to_tensor, reject_unknown_options
+from gankit.data.images import ImageData, check_image_options, images_to_tensor, reject_unknown_options
 from gankit.data.safe_pickle import UnsafePickleError, safe_load
 from gankit.errors import GankitError, unknown
 

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from gankit.data import register
 from gankit.data.base import Dataset
-from gankit.data.folders import check_image_options, images_to_tensor, reject_unknown_options
+from gankit.data.images import check_image_options, images_to_tensor, reject_unknown_options
 from gankit.data.mnist import mnist_split
 from gankit.errors import GankitError
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import torch
 
-from gankit.data.folders import check_image_options
+from gankit.data.images import check_image_options
 from gankit.translation.datasets import TranslationData
 from gankit.translation.folders import FOLDER_IMAGE_SIZE, build_paired_folders, build_unpaired_domains
 from gankit.translation.tasks import TASKS

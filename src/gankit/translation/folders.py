@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gankit.data.folders import _resize_shorter_side_and_crop, _to_8bit_mode, decode_image, find_images
+from gankit.data.folders import find_images
+from gankit.data.images import decode_image, resize_shorter_side_and_crop, to_8bit_mode
 from gankit.translation.datasets import FileStore, ImageStore, PairedImages, TensorStore, TranslationData, UnpairedImages, registry_images
 from gankit.translation.pixels import centre_crop, load_size
 from gankit.errors import GankitError, did_you_mean
@@ -86,10 +87,10 @@ def _preload_or_stream(files: Sequence[Path], decode: Callable[[Path], np.ndarra
 def _decode_half(path: Path, side: int, size: int, channels: int) -> np.ndarray:
     """Left (``side=0``) or right (``side=1``) half of a side-by-side AB image, as ``(size, size, channels)`` uint8."""
     with Image.open(path) as img:
-        img = _to_8bit_mode(img, "RGB" if channels == 3 else "L")
+        img = to_8bit_mode(img, "RGB" if channels == 3 else "L")
         half = img.size[0] // 2
         img = img.crop((side * half, 0, (side + 1) * half, img.size[1]))
-        array = np.array(_resize_shorter_side_and_crop(img, size), dtype=np.uint8)
+        array = np.array(resize_shorter_side_and_crop(img, size), dtype=np.uint8)
     return array if array.ndim == 3 else array[:, :, None]
 
 

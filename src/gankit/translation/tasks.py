@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from gankit.data.folders import _to_8bit_mode
+from gankit.data.images import to_8bit_mode
 from gankit.translation.datasets import PairedImages, TensorStore, TranslationData, UnpairedImages, registry_images
 from gankit.translation.pixels import grayscale, sobel_edges, to_float
 from gankit.errors import GankitError
@@ -110,7 +110,7 @@ def _photo_pixels(image_size: int) -> tuple[np.ndarray, ...]:
     photos = []
     for name in PHOTOS:
         with Image.open(root / name) as img:
-            img = _to_8bit_mode(img, "RGB")
+            img = to_8bit_mode(img, "RGB")
             scale = short / min(img.size)
             img = img.resize((max(short, round(img.size[0] * scale)), max(short, round(img.size[1] * scale))), Image.Resampling.BICUBIC)
             photos.append(np.array(img, dtype=np.uint8))

@@ -117,7 +117,8 @@ def translate(
     (``AtoB`` or ``BtoA``, so the two directions never overwrite each other); a folder's images keep their
     relative paths under ``out/DIRECTION``. Returns the written paths, in input order.
     """
-    from gankit.data.folders import decode_image, find_images
+    from gankit.data.folders import find_images
+    from gankit.data.images import decode_image
 
     translator = load_translator(run_dir, direction, device)
     inputs, out = Path(inputs).expanduser(), Path(out).expanduser()
