@@ -45,6 +45,25 @@ def test_64px_is_the_seeds_five_layer_design():
     assert all(m.negative_slope == 0.2 for m in D.modules() if isinstance(m, nn.LeakyReLU))
 
 
+def test_dcgan_tf_is_dcgan_tensorflows_28px_net_with_a_uniform_latent():
+    """PacGAN's Table 2 nets: FC to 2x2x8h, 5x5 deconvs 4h-2h-h-C; D 5x5 convs h..8h, BN but on the first; z ~ U(-1, 1)."""
+    from scipy import stats
+
+    G, D = build_networks(ModelConfig(arch="dcgan-tf", z_dim=100, g_hidden=64, d_hidden=64), (3, 28, 28), 0)
+    torch.manual_seed(0)
+    x = G(torch.randn(5, 100))
+    assert x.shape == (5, 3, 28, 28) and D(x).shape == (5,)
+    assert [m.out_channels for m in G.modules() if isinstance(m, nn.ConvTranspose2d)] == [256, 128, 64, 3]
+    assert {m.kernel_size for m in [*G.modules(), *D.modules()] if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)} == {(5, 5)}
+    assert [m.out_channels for m in D.modules() if isinstance(m, nn.Conv2d)] == [64, 128, 256, 512]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 3
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in G.modules()) == 4
+    uniform = G.net[0](torch.randn(20000, generator=torch.Generator().manual_seed(1)))
+    assert stats.kstest(uniform.numpy(), stats.uniform(-1, 2).cdf).pvalue > 0.01
+    with pytest.raises(GankitError, match="28 px"):
+        build_networks(ModelConfig(arch="dcgan-tf"), (3, 32, 32), 0)
+
+
 def test_batchnorm_switches_drop_every_bn_layer():
     G, D = build_networks(tiny(g_batchnorm=False, d_batchnorm=False), (1, 28, 28), 0)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in [*G.modules(), *D.modules()])

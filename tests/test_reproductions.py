@@ -61,6 +61,22 @@ def test_partial_report_of_nothing_and_bad_budgets_are_errors(tmp_path, capsys):
     assert "no-such-table" in capsys.readouterr().err
 
 
+def test_a_table_without_a_cpu_schedule_is_reported_untrained(tmp_path):
+    """Stacked MNIST's Table 2 has no CPU default: its rows stand with the paper's values, no gankit value, and a note."""
+    from gankit.reproductions.stacked_mnist import _plan, _slug
+
+    first = _plan(quick=False)[0]  # a Table 3 row, scored at its last stage in seed 0 only
+    folder = tmp_path / "stacked-mnist" / f"{_slug(first.label)}-seed0"
+    folder.mkdir(parents=True)
+    (folder / "curve.json").write_text(json.dumps([{"step": 2000, "seconds": 1.0, "modes": 5, "kl": 3.0}]))
+    record = run_reproduction("stacked-mnist", tmp_path, partial=True)
+    assert [(row["gankit"], row["trials"]) for row in record["rows"] if row["setting"] == first.label] == [(5, 1), (3.0, 1)]
+    table2 = [row for row in record["rows"] if row["table"] == "Table 2"]
+    assert {row["paper"] for row in table2} == {99.0, 3.40, 1000.0, 0.06}
+    assert all(row["gankit"] is None and row["trials"] == 0 and verdict(row).startswith("not trained") for row in table2)
+    assert any("Table 2's nets" in note for note in record["notes"]) and record["complete"] is False
+
+
 def test_docs_reproductions_is_rendered_from_the_committed_results():
     import subprocess
     import sys

@@ -176,3 +176,14 @@ def test_decay_steps_keeps_one_learning_rate_schedule_over_a_run_trained_in_stag
     assert lr_log(tmp_path / "staged") == pytest.approx(lr_log(tmp_path / "whole"))
     lr = staged.optim.lr_g
     assert lr_log(tmp_path / "whole")[14] == pytest.approx(lr * 0.5) and lr_log(tmp_path / "whole")[-1] == 0.0
+
+
+def test_g_steps_updates_the_generator_that_many_times_per_step(tmp_path, tiny_overrides):
+    """train.g_steps = 2 (DCGAN-tensorflow): per step one D update, then two G updates (Adam's step count says so)."""
+    result = train(resolve_config("nsgan", "ring8", "vector", {**tiny_overrides, "train.g_steps": 2}), tmp_path / "g2",
+                   progress=False)
+    checkpoint = torch.load(sorted((tmp_path / "g2" / "checkpoints").glob("step-*.pt"))[-1], weights_only=False)
+    adam_steps = {name: {int(s["step"]) for s in checkpoint[name]["state"].values()} for name in ("opt_g", "opt_d")}
+    assert adam_steps == {"opt_g": {2 * result.steps}, "opt_d": {result.steps}}
+    with pytest.raises(GankitError, match="train.g_steps"):
+        resolve_config("nsgan", "ring8", "vector", {"train.g_steps": 0})

@@ -100,8 +100,9 @@ CHANNELS_LAST_MODES = ("auto", "on", "off")  # train.channels_last: auto = NHWC 
 
 @dataclass
 class TrainConfig:
-    steps: int = setting(5000, "generator updates")
-    n_critic: int = setting(1, "discriminator updates per generator update (k in Goodfellow et al. 2014)")
+    steps: int = setting(5000, "training steps, each n_critic discriminator updates then g_steps generator updates")
+    n_critic: int = setting(1, "discriminator updates per step, before G's (k in Goodfellow et al. 2014)")
+    g_steps: int = setting(1, "generator updates per step, after the discriminator's (DCGAN-tensorflow: 2)")
     seed: int = setting(0, "random seed of weights, data order and noise")
     device: str = setting("auto", "where to train: auto (CUDA when available), cpu, cuda or cuda:N")
     ema: float = setting(0.0, "decay of the average of G's weights used for sampling and evaluation; 0 = off")
@@ -217,6 +218,7 @@ _CONSTRAINTS: dict[str, tuple[Any, str]] = {
     "optim.lr_decay": (lambda v: v in ("none", "linear"), "'none' or 'linear'"),
     "train.steps": _POSITIVE,
     "train.n_critic": _POSITIVE,
+    "train.g_steps": _POSITIVE,
     "train.seed": (lambda v: 0 <= v <= MAX_SEED, f"in [0, {MAX_SEED}]"),
     "train.device": (lambda v: is_device_name(v), DEVICES),
     "train.ema": (lambda v: 0 <= v < 1, "in [0, 1)"),

@@ -24,7 +24,8 @@ __all__ = ["register_arch", "build_networks", "arch_names", "resolve_arch", "sam
 Builder = Callable[[ModelConfig, tuple[int, ...], int], tuple[nn.Module, nn.Module]]
 # The image nets register their architectures when imported, which happens on first lookup.
 _ARCHS: Registry[Builder] = Registry("model.arch", modules=["gankit.nets.dcgan", "gankit.nets.infogan", "gankit.nets.sagan",
-                                                                 "gankit.nets.unrolled", "gankit.nets.book", "gankit.nets.biggan"])
+                                                                 "gankit.nets.unrolled", "gankit.nets.dcgan_tf", "gankit.nets.book",
+                                                                 "gankit.nets.biggan"])
 
 
 def register_arch(name: str):

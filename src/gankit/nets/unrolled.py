@@ -15,20 +15,10 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from gankit.config import ModelConfig
-from gankit.errors import GankitError
 from gankit.nets import register_arch
-from gankit.nets.dcgan import image_geometry
+from gankit.nets.dcgan_tf import init_tensorflow_weights_, unconditional_28px_channels
 
 LEAK = 0.3
-SIZE = 28
-
-
-def _init_(module: nn.Module) -> nn.Module:
-    for layer in module.modules():
-        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(layer.weight, 0.0, 0.02)
-            nn.init.zeros_(layer.bias)
-    return module
 
 
 class UnrolledGenerator(nn.Module):
@@ -40,7 +30,7 @@ class UnrolledGenerator(nn.Module):
         def up(c_in: int, c_out: int, extra: int) -> list[nn.Module]:
             return [nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=extra), nn.BatchNorm2d(c_out), nn.ReLU()]
 
-        self.net = _init_(nn.Sequential(
+        self.net = init_tensorflow_weights_(nn.Sequential(
             nn.Linear(z_dim, 8 * hidden * 16), nn.Unflatten(1, (8 * hidden, 4, 4)), nn.BatchNorm2d(8 * hidden), nn.ReLU(),
             *up(8 * hidden, 4 * hidden, 0),  # 4 -> 7
             *up(4 * hidden, 2 * hidden, 1),  # 7 -> 14
@@ -61,7 +51,7 @@ class UnrolledDiscriminator(nn.Module):
         for out in (hidden, 2 * hidden, 4 * hidden):  # 28 -> 14 -> 7 -> 4
             layers += [nn.Conv2d(width, out, 3, 2, 1), nn.BatchNorm2d(out), nn.LeakyReLU(LEAK)]
             width = out
-        self.net = _init_(nn.Sequential(*layers, nn.Flatten(), nn.Linear(4 * hidden * 16, 1)))
+        self.net = init_tensorflow_weights_(nn.Sequential(*layers, nn.Flatten(), nn.Linear(4 * hidden * 16, 1)))
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.net(x).flatten()
@@ -69,8 +59,5 @@ class UnrolledDiscriminator(nn.Module):
 
 @register_arch("unrolled-dcgan")
 def build_unrolled(model: ModelConfig, shape: tuple[int, ...], num_classes: int) -> tuple[nn.Module, nn.Module]:
-    channels, size = image_geometry(shape)
-    if size != SIZE or model.conditional:
-        raise GankitError(f"model.arch 'unrolled-dcgan' is the unconditional 28 px Stacked MNIST net; got {size} px"
-                          + (" and model.conditional" if model.conditional else ""))
+    channels = unconditional_28px_channels("unrolled-dcgan", model, shape)
     return UnrolledGenerator(model.z_dim, channels, model.g_hidden), UnrolledDiscriminator(channels, model.d_hidden)

@@ -121,6 +121,8 @@ def verdict(row: dict[str, Any]) -> str:
     paper, ours = row.get("paper"), row.get("gankit")
     if paper is None:
         return "gankit's own row (no paper value)"
+    if not row.get("trials"):
+        return "not trained at this budget (see the notes)"
     if ours is None or not math.isfinite(ours):
         return "undefined in every trial (e.g. KL with no high-quality sample)"
     tolerance = 2 * math.hypot(row.get("paper_err") or 0.0, row.get("gankit_err") or 0.0)

@@ -4,8 +4,9 @@
         repeat n_critic times:                          (k in Goodfellow et al., n_critic in WGAN)
             x ~ data, z ~ N(0, I)
             L_D = loss.discriminator(D(x), D(G(z)))  [+ λ·GP]     then clip D's weights (WGAN)
-        z ~ N(0, I)
-        L_G = loss.generator(D(G(z)))  [+ β·orthogonal regulariser of G's weights (BigGAN)]
+        repeat g_steps times:                           (1; 2 in DCGAN-tensorflow, PacGAN's Table 2)
+            z ~ N(0, I)
+            L_G = loss.generator(D(G(z)))  [+ β·orthogonal regulariser of G's weights (BigGAN)]
         EMA of G's weights; learning-rate schedule; log, snapshot, checkpoint
 
 The loop knows no data set, network or loss by name: all come from registries via the config.
@@ -62,7 +63,7 @@ def build_models(config: Config, shape: tuple[int, ...], num_classes: int, devic
 
 @dataclass
 class GanStep:
-    """One generator step of a GAN: ``n_critic`` critic updates, then one generator update.
+    """One step of a GAN: ``n_critic`` critic updates, then ``g_steps`` generator updates (usually 1).
 
     ``G``, ``D`` are the networks; ``G_train``, ``D_train`` the passes whose backward updates them (DDP,
     compiled, autocast as configured), ``G_step``, ``D_step`` the same without DDP (G in the critic's
@@ -109,7 +110,9 @@ class GanStep:
         for _ in range(c.train.n_critic):
             loss_d = self.critic_update(sigma, totals)
         totals["loss_d"] += loss_d.detach()
-        totals["loss_g"] += self.generator_update(sigma, totals).detach()
+        for _ in range(c.train.g_steps):
+            loss_g = self.generator_update(sigma, totals)
+        totals["loss_g"] += loss_g.detach()
         if self.ema:
             self.ema.update()
         self.step += 1

@@ -39,6 +39,7 @@ _CADENCE = {"train.log_every": 50, "train.sample_every": 250, "train.checkpoint_
 # Keys of the GAN loop the translation loop has no use for: refuse them rather than ignore them silently.
 _UNSUPPORTED = {
     "train.n_critic": lambda c: c.train.n_critic != 1,
+    "train.g_steps": lambda c: c.train.g_steps != 1,
     "train.ema": lambda c: c.train.ema > 0,
     "loss.gp_weight": lambda c: c.loss.gp_weight > 0,
     "loss.clip": lambda c: c.loss.clip > 0,
