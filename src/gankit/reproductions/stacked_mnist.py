@@ -60,11 +60,12 @@ VEEGAN = Setting(
     {"model.arch": "dcgan-tf", "model.z_dim": 100, "model.g_hidden": 64, "model.d_hidden": 64, "optim.name": "adam",
      "optim.lr_d": 2e-4, "optim.lr_g": 2e-4, "optim.beta1": 0.5, "optim.beta2": 0.999, "train.g_steps": 2,
      "train.ema": 0.0},
-    # One step costs ~3.5 s on 2 CPU cores (~180 GFLOP: a 4.5M-parameter G updated twice): no CPU default.
+    # No CPU default: a step costs ~180 GFLOP (see UNTRAINED_NOTE).
     packs_per_batch=64, paper_steps=100_000, cpu_steps=0, samples=26_000, paper_trials=10,
     rows={("VEEGAN setting", 1, None): (99.0, 3.40), ("VEEGAN setting", 2, None): (1000.0, 0.06)})
-UNTRAINED_NOTE = ("Table 2's nets cost about 3.5 s a step on 2 CPU cores (two updates of a 4.5M-parameter G per step, "
-                  "batches of 64 packs), so its 100,000 steps are a GPU's job: `--budget F` or `--steps N` trains them.")
+UNTRAINED_NOTE = ("A Table 2 step costs about 180 GFLOP (one update of D and two of a 4.5M-parameter G, batches of 64 "
+                  "packs): 4.6 s on this machine's 2 CPU cores (shared with another run), so its 100,000 steps are a "
+                  "GPU's job: `--budget F` or `--steps N` trains them.")
 # gankit's recipes as they are (their own nets, batch, steps of the CPU budget): extra rows.
 OWN = {"gankit dcgan recipe": ("dcgan", {}), "gankit pacgan recipe (DCGAN nets, m = 2)": ("pacgan", {})}
 # gankit's best configuration on this table: a recipe, its overrides and its own CPU schedule (``cpu_steps``;
