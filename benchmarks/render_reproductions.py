@@ -79,6 +79,16 @@ EXPLANATIONS = {
         "modes at the same 2,000 steps; the recipe rows use EMA generators as the recipes do.",
         "Modes are counted with gankit's MNIST classifier, not the paper's; a misread digit moves a sample to "
         "another mode, so a weak generator's count can read higher than it is.",
+        "Table 2 (the VEEGAN setting, from the authors' stacked_MNIST_experiments/VEEGAN_experiment) stands with the "
+        "paper's values and no gankit value: one of its steps (one D and two G updates of DCGAN-tensorflow's "
+        "4.5M-parameter nets, batches of 64 packs) took 4.6 s on this machine's 2 cores while they were shared with "
+        "another run, so 1% of its 100,000 steps for 3 seeds of its 2 rows would take about 11 hours here. gankit "
+        "trains it with `--budget F` or `--steps N` (model.arch dcgan-tf, train.g_steps 2). Differences from the "
+        "authors' code that remain: fresh random triples of MNIST train digits each step (the code: a fixed set of "
+        "128,000 triples of MNIST train and test digits), a fresh z for each of the two G updates (the code reuses "
+        "one batch of z for D's update and both of G's), reals in [-1, 1] like the fakes (the code feeds reals in "
+        "[0, 1] to a D that sees tanh fakes in [-1, 1]), and PyTorch's transposed-convolution padding for "
+        "TensorFlow's SAME (the kernel's alignment shifted by one pixel at 4, 14 and 28 px).",
     ],
     "mnist-fid": [
         "Budget: 1,500 steps of 18,750 (8%), one seed, 2,000 Inception samples (the paper: 10,000). Every loss's "

@@ -74,7 +74,7 @@ def test_a_table_without_a_cpu_schedule_is_reported_untrained(tmp_path):
     table2 = [row for row in record["rows"] if row["table"] == "Table 2"]
     assert {row["paper"] for row in table2} == {99.0, 3.40, 1000.0, 0.06}
     assert all(row["gankit"] is None and row["trials"] == 0 and verdict(row).startswith("not trained") for row in table2)
-    assert any("Table 2's nets" in note for note in record["notes"]) and record["complete"] is False
+    assert any("A Table 2 step costs" in note for note in record["notes"]) and record["complete"] is False
 
 
 def test_docs_reproductions_is_rendered_from_the_committed_results():
