@@ -77,6 +77,20 @@ def test_a_table_without_a_cpu_schedule_is_reported_untrained(tmp_path):
     assert any("A Table 2 step costs" in note for note in record["notes"]) and record["complete"] is False
 
 
+def test_stacked_mnist_seeds_trained_in_worker_processes_train_as_in_one(tmp_path):
+    """Two worker processes (one seed each at a time) give every run the losses one process gives it, step by step."""
+    side_by_side = run_reproduction("stacked-mnist", tmp_path / "two", quick=True, workers=2)
+    one = run_reproduction("stacked-mnist", tmp_path / "one", quick=True, workers=1)
+    assert side_by_side["rows"] == one["rows"] and side_by_side["curves"].keys() == one["curves"].keys()
+    folders = sorted(p.name for p in (tmp_path / "one" / "stacked-mnist").iterdir())
+    assert len(folders) == 6  # 3 rows (Table 3, Table 2, gankit's best) x 2 seeds
+    for folder in folders:
+        losses = [[(r["loss_d"], r["loss_g"]) for r in map(json.loads, (tmp_path / run / "stacked-mnist" / folder / "run" /
+                                                                        "metrics.jsonl").read_text().splitlines())]
+                  for run in ("two", "one")]
+        assert losses[0] == losses[1], folder
+
+
 def test_docs_reproductions_is_rendered_from_the_committed_results():
     import subprocess
     import sys

@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
     budget.add_argument("--steps", type=int, help="training steps per row (default: the reproduction's CPU budget)")
     budget.add_argument("--budget", type=float,
                         help="a fraction of the paper's own schedule, in (0, 1]; 1.0 trains the paper's full schedule (a GPU's job)")
-    p.add_argument("--workers", default="auto", help="worker processes for seed ensembles (auto: one per CPU core)")
+    p.add_argument("--workers", default="auto", help="worker processes training seeds side by side (auto: one per CPU core)")
     p.add_argument("--quick", action="store_true", help="a tiny run that checks the machinery (seconds; not a reproduction)")
     p.add_argument("--partial", action="store_true",
                    help="train nothing: tabulate what an unfinished run in --out has scored so far")

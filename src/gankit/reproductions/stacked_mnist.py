@@ -19,6 +19,7 @@ gankit's best configuration, trained to its own CPU schedule.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,44 +107,49 @@ def _score(run: Path, samples: int) -> dict[str, Any]:
     return {"modes": metrics["modes"], "kl": metrics["reverse_kl"]}
 
 
-def _train_row(ctx: ReproductionContext, row: Row, trials: int, curves: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """Train ``row``'s seeds in stages; returns the final points of the seeds that finished, and the row's steps."""
-    from gankit.recipes import resolve_config
+def _train_seed(folder: Path, config: Any, steps: int, samples: int, progress: bool | None,
+                partial: bool) -> list[dict[str, Any]]:
+    """One seed of one row, trained in stages into ``folder`` (a worker process's job): its curve."""
     from gankit.reproductions._staged import train_in_stages
 
-    steps = ctx.schedule(row.setting.paper_steps, row.cpu_steps, QUICK_STEPS)
-    samples = QUICK_SAMPLES if ctx.quick else row.setting.samples
-    finals = []
-    for seed in range(trials if steps else 0):
-        extra = {"train.seed": seed, "train.log_every": max(1, min(100, steps)), "train.sample_every": steps}
-        if ctx.quick:
-            extra["data.batch_size"] = 8 * row.overrides.get("model.pack", 1)
-        config = resolve_config(row.recipe, "stacked-mnist", "image", {**row.overrides, **extra})
-        curve = train_in_stages(ctx.work_dir / f"{_slug(row.label)}-seed{seed}", config, steps,
-                                lambda run: _score(run, samples), ctx.progress, partial=ctx.partial)
-        if curve:
-            curves[f"{row.label} seed {seed}"] = curve
-        if curve and curve[-1]["step"] == steps:
-            finals.append(curve[-1])
-    return finals, steps
+    return train_in_stages(folder, config, steps, functools.partial(_score, samples=samples), progress, partial=partial)
+
+
+def _jobs(ctx: ReproductionContext, plan: list[Row], trials: int) -> tuple[list[tuple], list[tuple[Row, int, int]]]:
+    """``_train_seed``'s arguments for every seed of every row with steps to train, and (row, seed, steps) of each."""
+    from gankit.recipes import resolve_config
+
+    jobs, owners = [], []
+    for row in plan:
+        steps = ctx.schedule(row.setting.paper_steps, row.cpu_steps, QUICK_STEPS)
+        samples = QUICK_SAMPLES if ctx.quick else row.setting.samples
+        for seed in range(trials if steps else 0):
+            extra = {"train.seed": seed, "train.log_every": max(1, min(100, steps)), "train.sample_every": steps}
+            if ctx.quick:
+                extra["data.batch_size"] = 8 * row.overrides.get("model.pack", 1)
+            config = resolve_config(row.recipe, "stacked-mnist", "image", {**row.overrides, **extra})
+            jobs.append((ctx.work_dir / f"{_slug(row.label)}-seed{seed}", config, steps, samples, ctx.progress, ctx.partial))
+            owners.append((row, seed, steps))
+    return jobs, owners
 
 
 @register_reproduction("stacked-mnist", "PacGAN Tables 2 and 3: Stacked MNIST modes and KL (VEEGAN and Unrolled GAN settings)",
                        PAPER)
 def run(ctx: ReproductionContext) -> dict[str, Any]:
-    from gankit.sweep import mean_and_standard_error
+    from gankit.training.workers import run_jobs
 
     trials = ctx.trial_count(CPU_TRIALS, QUICK_TRIALS)
-    rows, curves, missing = [], {}, []
-    for row in _plan(ctx.quick):
-        finals, steps = _train_row(ctx, row, trials, curves)
-        if len(finals) < trials and steps:
-            missing.append(row.label)
-        for metric, index in (("modes", 0), ("kl", 1)) if finals or not steps else ():
-            summary = mean_and_standard_error([point[metric] for point in finals])
-            rows.append(make_row("stacked-mnist", row.label, metric, row.paper[index] if row.paper else None, None,
-                                 summary["mean"], summary["se"] if summary["n"] > 1 else None, len(finals),
-                                 table=row.setting.table if row.paper else "gankit", step=steps, planned_steps=steps))
+    plan = _plan(ctx.quick)
+    jobs, owners = _jobs(ctx, plan, trials)
+    # The seeds are independent runs: one worker process per core trains them side by side (longest first), each
+    # single-threaded; a bar per worker would interleave, so workers train without one.
+    workers = 1 if ctx.partial else max(1, min(ctx.workers or 1, len(jobs)))
+    if workers > 1:
+        jobs = [(*job[:4], False, job[5]) for job in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: -owners[i][2] * owners[i][0].overrides.get("model.pack", 1))
+    curves = {f"{row.label} seed {seed}": curve
+              for (row, seed, _), curve in zip(owners, run_jobs(_train_seed, jobs, workers, order)) if curve}
+    rows, missing = _table_rows(ctx, plan, trials, curves)
     if not curves:  # nothing scored yet (a --partial report of a run not started)
         return {"rows": []}
     _figure(ctx.out_dir / f"{ctx.name}.png", curves)
@@ -151,6 +157,26 @@ def run(ctx: ReproductionContext) -> dict[str, Any]:
     notes = [f"Not trained at this budget: {', '.join(untrained)}. {UNTRAINED_NOTE}"] if untrained else []
     return {"protocol": _protocol(ctx, trials), "budget": _budget(ctx, trials), "rows": rows, "missing": missing,
             "curves": curves, "best_configuration": copy.deepcopy(BEST), "notes": notes}
+
+
+def _table_rows(ctx: ReproductionContext, plan: list[Row], trials: int,
+                curves: dict[str, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each row's mean ± s.e. over the seeds that reached its last stage, and the labels of rows short of seeds."""
+    from gankit.sweep import mean_and_standard_error
+
+    rows, missing = [], []
+    for row in plan:
+        steps = ctx.schedule(row.setting.paper_steps, row.cpu_steps, QUICK_STEPS)
+        finals = [curves[name][-1] for name in (f"{row.label} seed {seed}" for seed in range(trials if steps else 0))
+                  if name in curves and curves[name][-1]["step"] == steps]
+        if len(finals) < trials and steps:
+            missing.append(row.label)
+        for metric, index in (("modes", 0), ("kl", 1)) if finals or not steps else ():
+            summary = mean_and_standard_error([point[metric] for point in finals])
+            rows.append(make_row("stacked-mnist", row.label, metric, row.paper[index] if row.paper else None, None,
+                                 summary["mean"], summary["se"] if summary["n"] > 1 else None, len(finals),
+                                 table=row.setting.table if row.paper else "gankit", step=steps, planned_steps=steps))
+    return rows, missing
 
 
 def _protocol(ctx: ReproductionContext, trials: int) -> dict[str, str]:
