@@ -75,6 +75,7 @@ def test_a_table_without_a_cpu_schedule_is_reported_untrained(tmp_path):
     assert {row["paper"] for row in table2} == {99.0, 3.40, 1000.0, 0.06}
     assert all(row["gankit"] is None and row["trials"] == 0 and verdict(row).startswith("not trained") for row in table2)
     assert any("A Table 2 step costs" in note for note in record["notes"]) and record["complete"] is False
+    assert record["budget"]["table2_steps"] == 0 and record["budget"]["steps"] == 2000
 
 
 def test_stacked_mnist_seeds_trained_in_worker_processes_train_as_in_one(tmp_path):

@@ -202,7 +202,7 @@ def _protocol(ctx: ReproductionContext, trials: int) -> dict[str, str]:
 
 def _budget(ctx: ReproductionContext, trials: int) -> dict[str, Any]:
     steps = ctx.schedule(UNROLLED.paper_steps, CPU_STEPS, QUICK_STEPS)
-    table2_steps = ctx.schedule(VEEGAN.paper_steps, CPU_STEPS, QUICK_STEPS)
+    table2_steps = ctx.schedule(VEEGAN.paper_steps, VEEGAN.cpu_steps, QUICK_STEPS)
     return {"steps": steps, "paper_steps": UNROLLED.paper_steps, "fraction_of_paper": round(steps / UNROLLED.paper_steps, 5),
             "table2_steps": table2_steps, "table2_paper_steps": VEEGAN.paper_steps,
             "table2_fraction_of_paper": round(table2_steps / VEEGAN.paper_steps, 5),
