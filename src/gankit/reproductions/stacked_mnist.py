@@ -215,18 +215,28 @@ def _slug(label: str) -> str:
 
 
 def _figure(path: Path, curves: dict[str, list[dict[str, Any]]]) -> None:
-    """Modes hit over training, one line per row and seed."""
+    """Modes hit and KL over training: one colour per row, one line per seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    labels = list(dict.fromkeys(name.rsplit(" seed ", 1)[0] for name in curves))
+    colours = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for name, curve in curves.items():
-        ax.plot([p["step"] for p in curve], [p["modes"] for p in curve], marker="o", ms=3, label=name)
-    ax.set_xlabel("steps")
-    ax.set_ylabel("modes hit (of 1000)")
-    ax.legend(fontsize=5, ncol=2)
+        label = name.rsplit(" seed ", 1)[0]
+        first = name.endswith(" seed 0")
+        for ax, metric in zip(axes, ("modes", "kl")):
+            ax.plot([p["step"] for p in curve], [p[metric] for p in curve], marker="o", ms=3, lw=1,
+                    color=colours(labels.index(label) % 10), label=label if first else None)
+    axes[0].set_ylabel("modes hit (of 1000)")
+    axes[1].set_ylabel("KL(mode histogram || uniform)")
+    for ax in axes:
+        ax.set_xlabel("steps")
+        ax.set_xscale("log")
+    axes[1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5), title="row (a line per seed)",
+                   title_fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
