@@ -84,6 +84,10 @@ class Row:
     cpu_steps: int
     setting: Setting = UNROLLED  # gankit's rows: scored and budgeted as Table 3
 
+    def steps(self, ctx: ReproductionContext) -> int:
+        """This row's schedule: --steps, --budget x its table's paper schedule, or its quick or CPU default."""
+        return ctx.schedule(self.setting.paper_steps, self.cpu_steps, QUICK_STEPS)
+
 
 def _plan(quick: bool) -> list[Row]:
     plan = []
@@ -116,19 +120,20 @@ def _train_seed(folder: Path, config: Any, steps: int, samples: int, progress: b
 
 
 def _jobs(ctx: ReproductionContext, plan: list[Row], trials: int) -> tuple[list[tuple], list[tuple[Row, int, int]]]:
-    """``_train_seed``'s arguments for every seed of every row with steps to train, and (row, seed, steps) of each."""
+    """``_train_seed``'s first arguments (all but progress and partial) for every seed of every row with steps to
+    train, and (row, seed, steps) of each."""
     from gankit.recipes import resolve_config
 
     jobs, owners = [], []
     for row in plan:
-        steps = ctx.schedule(row.setting.paper_steps, row.cpu_steps, QUICK_STEPS)
+        steps = row.steps(ctx)
         samples = QUICK_SAMPLES if ctx.quick else row.setting.samples
         for seed in range(trials if steps else 0):
             extra = {"train.seed": seed, "train.log_every": max(1, min(100, steps)), "train.sample_every": steps}
             if ctx.quick:
                 extra["data.batch_size"] = 8 * row.overrides.get("model.pack", 1)
             config = resolve_config(row.recipe, "stacked-mnist", "image", {**row.overrides, **extra})
-            jobs.append((ctx.work_dir / f"{_slug(row.label)}-seed{seed}", config, steps, samples, ctx.progress, ctx.partial))
+            jobs.append((ctx.work_dir / f"{_slug(row.label)}-seed{seed}", config, steps, samples))
             owners.append((row, seed, steps))
     return jobs, owners
 
@@ -144,11 +149,10 @@ def run(ctx: ReproductionContext) -> dict[str, Any]:
     # The seeds are independent runs: one worker process per core trains them side by side (longest first), each
     # single-threaded; a bar per worker would interleave, so workers train without one.
     workers = 1 if ctx.partial else max(1, min(ctx.workers or 1, len(jobs)))
-    if workers > 1:
-        jobs = [(*job[:4], False, job[5]) for job in jobs]
+    progress = ctx.progress if workers == 1 else False
     order = sorted(range(len(jobs)), key=lambda i: -owners[i][2] * owners[i][0].overrides.get("model.pack", 1))
-    curves = {f"{row.label} seed {seed}": curve
-              for (row, seed, _), curve in zip(owners, run_jobs(_train_seed, jobs, workers, order)) if curve}
+    trained = run_jobs(_train_seed, [(*job, progress, ctx.partial) for job in jobs], workers, order)
+    curves = {f"{row.label} seed {seed}": curve for (row, seed, _), curve in zip(owners, trained) if curve}
     rows, missing = _table_rows(ctx, plan, trials, curves)
     if not curves:  # nothing scored yet (a --partial report of a run not started)
         return {"rows": []}
@@ -166,7 +170,7 @@ def _table_rows(ctx: ReproductionContext, plan: list[Row], trials: int,
 
     rows, missing = [], []
     for row in plan:
-        steps = ctx.schedule(row.setting.paper_steps, row.cpu_steps, QUICK_STEPS)
+        steps = row.steps(ctx)
         finals = [curves[name][-1] for name in (f"{row.label} seed {seed}" for seed in range(trials if steps else 0))
                   if name in curves and curves[name][-1]["step"] == steps]
         if len(finals) < trials and steps:
